@@ -1,0 +1,19 @@
+/**
+ * Configuration for the MikroORM CLI (`npx mikro-orm migration:up`, `seeder:run`, ...).
+ * The CLI works on a PostgreSQL server named by DATABASE_URL; the embedded database
+ * (no DATABASE_URL) is migrated and seeded by `npm start` itself.
+ */
+import { existsSync } from 'node:fs';
+import { parseConfig } from './src/config.ts';
+import { createOrmOptions } from './src/db/orm-options.ts';
+
+if (existsSync('.env')) process.loadEnvFile('.env');
+const config = parseConfig(process.env);
+if (!config.databaseUrl) {
+  throw new Error(
+    'The MikroORM CLI needs DATABASE_URL (a PostgreSQL server). ' +
+      'Without it, `npm start` runs the embedded database and migrates it itself.',
+  );
+}
+
+export default createOrmOptions({ clientUrl: config.databaseUrl, poolMax: 2 });

@@ -1,0 +1,105 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the service reads from the environment, parsed once at start.
+ * No other module reads `process.env` (the MikroORM CLI config goes through here too).
+ */
+const flag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .transform((v) => v === 'true' || v === '1');
+
+const originList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o.length > 0),
+  )
+  .pipe(z.array(z.url({ protocol: /^https?$/ }).transform((o) => new URL(o).origin)));
+
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+
+export const configSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/ })
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  DB_JSON: z.string().min(1).default('seeders/db.json'),
+  CORS_ORIGINS: originList.default(['http://localhost:3000', 'http://localhost:5173']),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MIGRATE_ON_START: flag.default(false),
+  SEED_DRY_RUN: flag.default(false),
+  MAX_BODY_BYTES: positiveInt(10 * 1024 * 1024).default(100 * 1024),
+  SHUTDOWN_GRACE_MS: positiveInt(10 * 60_000).default(10_000),
+  DB_POOL_MAX: positiveInt(100).default(10),
+});
+
+export type Config = Readonly<{
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  dbJsonPath: string;
+  corsOrigins: readonly string[];
+  logLevel: z.infer<typeof configSchema>['LOG_LEVEL'];
+  migrateOnStart: boolean;
+  seedDryRun: boolean;
+  maxBodyBytes: number;
+  shutdownGraceMs: number;
+  dbPoolMax: number;
+}>;
+
+/** A configuration problem. Its message names the variables, never their values. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? 'environment');
+      return `  ${variable}: ${describeIssue(issue)}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = result.data;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    dbJsonPath: e.DB_JSON,
+    corsOrigins: Object.freeze([...e.CORS_ORIGINS]),
+    logLevel: e.LOG_LEVEL,
+    migrateOnStart: e.MIGRATE_ON_START,
+    seedDryRun: e.SEED_DRY_RUN,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    dbPoolMax: e.DB_POOL_MAX,
+  });
+}
+
+/** A message about the kind of problem, built without the offending value. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return `expected ${issue.expected}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_format':
+      return `must be a valid ${issue.format}`;
+    case 'too_small':
+      return `must be at least ${String(issue.minimum)}`;
+    case 'too_big':
+      return `must be at most ${String(issue.maximum)}`;
+    case 'invalid_union':
+      return 'has an invalid value';
+    default:
+      return 'has an invalid value';
+  }
+}

@@ -1,0 +1,208 @@
+import { readFile } from 'node:fs/promises';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { z } from 'zod';
+import { Patient, type PatientEntity } from './patient.entity.ts';
+import { toPatientColumns } from './patient.mapper.ts';
+import { patientInput, type PatientInput } from './patient.schemas.ts';
+
+/**
+ * Imports a json-server `db.json` (`{"patients": [...]}`) into the patients table.
+ *
+ * - Each record is validated with the API's own schema; invalid ones are skipped and reported
+ *   by index, id, field path and message (never the values: they are patient data).
+ * - json-server ids are kept, so links in the frontend keep working. Re-running is idempotent:
+ *   matching rows are left alone, changed ones updated, nothing is duplicated.
+ * - Everything happens in one transaction, and the id sequence is moved past every id in the
+ *   table, so the next created patient gets `max(id) + 1` (and never a reused id).
+ */
+
+export interface ImportProblem {
+  index: number;
+  id: unknown;
+  issues: { path: string; message: string }[];
+}
+
+export interface ImportReport {
+  read: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  invalid: number;
+  dryRun: boolean;
+  problems: ImportProblem[];
+}
+
+/** The file could not be used at all (missing, unreadable, not JSON, wrong shape). */
+export class ImportFileError extends Error {
+  override name = 'ImportFileError';
+}
+
+const fileShape = z.object({ patients: z.array(z.unknown()) });
+const recordId = z.number().int().positive().max(2_147_483_647);
+const CHUNK = 1000;
+
+interface ValidRecord {
+  index: number;
+  id: number;
+  input: PatientInput;
+}
+
+export async function readSeedFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ImportFileError(
+      code === 'ENOENT' ? `Seed file not found: ${path}` : `Cannot read seed file ${path} (${code ?? 'error'})`,
+    );
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ImportFileError(`Seed file ${path} is not valid JSON`);
+  }
+}
+
+export async function importPatients(
+  em: EntityManager,
+  data: unknown,
+  { dryRun = false }: { dryRun?: boolean } = {},
+): Promise<ImportReport> {
+  const file = fileShape.safeParse(data);
+  if (!file.success) {
+    throw new ImportFileError('Seed data must be a JSON object with a "patients" array');
+  }
+  const { valid, problems } = validateRecords(file.data.patients);
+  const report: ImportReport = {
+    read: file.data.patients.length,
+    inserted: 0,
+    updated: 0,
+    unchanged: 0,
+    invalid: 0,
+    dryRun,
+    problems,
+  };
+
+  await em.transactional(async (tx) => {
+    for (let start = 0; start < valid.length; start += CHUNK) {
+      await importChunk(tx, valid.slice(start, start + CHUNK), report, dryRun);
+      tx.clear();
+    }
+    if (!dryRun) await advanceIdSequence(tx);
+  });
+  report.problems.sort((a, b) => a.index - b.index);
+  report.invalid = report.problems.length;
+  return report;
+}
+
+function validateRecords(records: unknown[]) {
+  const valid: ValidRecord[] = [];
+  const problems: ImportProblem[] = [];
+  const seenIds = new Set<number>();
+  const seenPatientIds = new Set<string>();
+  records.forEach((record, index) => {
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+      problems.push({ index, id: null, issues: [{ path: '', message: 'must be an object' }] });
+      return;
+    }
+    const { id, ...fields } = record as Record<string, unknown>;
+    const reportedId = typeof id === 'number' || typeof id === 'string' ? id : null;
+    const issues: ImportProblem['issues'] = [];
+    const idResult = recordId.safeParse(id);
+    if (!idResult.success) issues.push({ path: 'id', message: 'must be a positive integer' });
+    const parsed = patientInput.safeParse(fields);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        issues.push({ path: issue.path.join('.'), message: issue.message });
+      }
+    }
+    if (idResult.success && seenIds.has(idResult.data)) {
+      issues.push({ path: 'id', message: 'duplicate id in the file' });
+    }
+    if (parsed.success && seenPatientIds.has(parsed.data.patientID)) {
+      issues.push({ path: 'patientID', message: 'duplicate patientID in the file' });
+    }
+    if (idResult.success) seenIds.add(idResult.data);
+    if (parsed.success) seenPatientIds.add(parsed.data.patientID);
+    if (issues.length > 0 || !idResult.success || !parsed.success) {
+      problems.push({ index, id: reportedId, issues });
+      return;
+    }
+    valid.push({ index, id: idResult.data, input: parsed.data });
+  });
+  return { valid, problems };
+}
+
+async function importChunk(tx: EntityManager, chunk: ValidRecord[], report: ImportReport, dryRun: boolean) {
+  const byId = new Map(
+    (await tx.find(Patient, { id: { $in: chunk.map((r) => r.id) } })).map((p) => [p.id, p] as const),
+  );
+  // A patientID already held by another row would break the unique constraint: report it.
+  const holders = await tx.find(
+    Patient,
+    { patientId: { $in: chunk.map((r) => r.input.patientID) } },
+    { fields: ['id', 'patientId'] },
+  );
+  const holderOf = new Map(holders.map((p) => [p.patientId, p.id] as const));
+
+  for (const record of chunk) {
+    const holder = holderOf.get(record.input.patientID);
+    if (holder !== undefined && holder !== record.id) {
+      report.problems.push({
+        index: record.index,
+        id: record.id,
+        issues: [{ path: 'patientID', message: `already used by the patient with id ${holder}` }],
+      });
+      continue;
+    }
+    const columns = toPatientColumns(record.input);
+    const existing = byId.get(record.id);
+    if (!existing) {
+      report.inserted++;
+      if (!dryRun) tx.create(Patient, { id: record.id, ...columns });
+    } else if (sameColumns(existing, columns)) {
+      report.unchanged++;
+    } else {
+      report.updated++;
+      if (!dryRun) tx.assign(existing, columns);
+    }
+  }
+  if (!dryRun) await tx.flush();
+}
+
+function sameColumns(existing: PatientEntity, columns: ReturnType<typeof toPatientColumns>): boolean {
+  return (Object.keys(columns) as (keyof typeof columns)[]).every((key) => existing[key] === columns[key]);
+}
+
+/** Moves the id sequence past the highest id ever used, so a created patient never reuses one. */
+async function advanceIdSequence(tx: EntityManager) {
+  await tx.execute(
+    `select setval(pg_get_serial_sequence('patients', 'id'),
+       greatest(
+         (select coalesce(max(id), 0) from patients),
+         coalesce(pg_sequence_last_value(pg_get_serial_sequence('patients', 'id')::regclass), 0)
+       ) + 1,
+       false)`,
+  );
+}
+
+/** One line for operators: counts only. */
+export function formatImportSummary(report: ImportReport): string {
+  const mode = report.dryRun ? ' (dry run: nothing written)' : '';
+  return `Seed summary${mode}: read ${report.read}, inserted ${report.inserted}, updated ${report.updated}, unchanged ${report.unchanged}, invalid ${report.invalid}`;
+}
+
+/** One line per invalid record: position, id and what is wrong, never the values. */
+export function formatImportProblems(report: ImportReport): string[] {
+  return report.problems.map((p) => {
+    const issues = p.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
+    return `Skipped record #${p.index} (id ${formatId(p.id)}): ${issues}`;
+  });
+}
+
+function formatId(id: unknown): string {
+  if (typeof id === 'number') return String(id);
+  if (typeof id === 'string') return JSON.stringify(id.slice(0, 40));
+  return 'missing';
+}

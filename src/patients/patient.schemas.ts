@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { GENDERS, MAX_AGE, MIN_AGE } from './patient.entity.ts';
+
+/**
+ * The API's patient shapes, shared by tRPC, the REST shim (trpc-to-openapi), the seeder and the
+ * tests. Field names are json-server's camelCase (`patientID`, `medicalCondition`, `lastVisit`).
+ *
+ * `age` is wrapped in a pipe on purpose: on every REST call trpc-to-openapi sets `coerce = true`
+ * on the plain number fields of an input schema (the object is shared with tRPC), after which
+ * `null` and `""` would turn into 0. It does not look inside pipes.
+ */
+const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/\S/, 'must not be blank')
+    // PostgreSQL text cannot hold NUL; reject it here instead of failing in the driver.
+    .regex(/^[^\u0000]*$/, 'must not contain NUL characters');
+
+export const patientFields = {
+  patientID: text(50),
+  name: text(255),
+  age: z.number().int().pipe(z.number().min(MIN_AGE).max(MAX_AGE)),
+  gender: z.enum(GENDERS),
+  medicalCondition: text(255),
+  lastVisit: z.iso.date(),
+};
+
+/** What a client sends to create a patient. Unknown keys (an `id`, timestamps) are rejected. */
+export const patientInput = z.strictObject(patientFields).meta({ id: 'PatientInput' });
+export type PatientInput = z.infer<typeof patientInput>;
+
+/** What every surface returns for a patient: exactly these seven keys (the output whitelist). */
+export const patientOutput = z
+  .object({
+    id: z.number().int().positive(),
+    patientID: z.string(),
+    name: z.string(),
+    age: z.number().int(),
+    gender: z.enum(GENDERS),
+    medicalCondition: z.string(),
+    lastVisit: z.iso.date(),
+  })
+  .meta({ id: 'Patient' });
+export type PatientDto = z.infer<typeof patientOutput>;
