@@ -1,0 +1,84 @@
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import { openDatabase, type Database } from './db/database.ts';
+import { createCors } from './http/cors.ts';
+import { createDocsHandler } from './http/docs.ts';
+import { createRequestHandler } from './http/handler.ts';
+import { createRestHandler } from './http/rest.ts';
+import { createHttpServer } from './http/server.ts';
+import { createTrpcHandler } from './http/trpc.ts';
+import { createOpenApiDocument } from './openapi.ts';
+import { formatImportProblems, formatImportSummary, importPatients, readSeedFile } from './patients/patient.import.ts';
+import { createContextFactory } from './trpc/context.ts';
+import { appRouter } from './trpc/router.ts';
+
+export const VERSION = '0.1.0';
+const MAX_BATCH_SIZE = 10;
+
+export interface App {
+  /** The port the server listens on. */
+  port: number;
+  db: Database;
+  /**
+   * Graceful stop: stop accepting, let in-flight requests finish (within the grace period),
+   * close the database. Resolves true when everything finished in time.
+   */
+  stop(): Promise<boolean>;
+}
+
+export interface StartOptions {
+  config: Config;
+  logger: Logger;
+}
+
+/** Builds and starts the whole service. Has no side effects beyond what it returns. */
+export async function startApp({ config, logger }: StartOptions): Promise<App> {
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    poolMax: config.dbPoolMax,
+    migrateOnStart: config.migrateOnStart,
+    logger,
+  });
+  try {
+    if (db.kind === 'embedded' && db.created) await seedEmbedded(db, config.dbJsonPath, logger);
+    const createContext = createContextFactory({ db });
+    const handler = createRequestHandler({
+      trpc: createTrpcHandler({ router: appRouter, createContext, logger, maxBatchSize: MAX_BATCH_SIZE }),
+      rest: createRestHandler({ router: appRouter, createContext, logger }),
+      docs: createDocsHandler(createOpenApiDocument(appRouter, VERSION)),
+    });
+    const server = createHttpServer({
+      handler,
+      cors: createCors(config.corsOrigins),
+      logger,
+      maxBodyBytes: config.maxBodyBytes,
+    });
+    const port = await server.listen(config.host, config.port);
+    logger.info({ host: config.host, port, database: db.kind }, 'listening');
+
+    let stopping: Promise<boolean> | undefined;
+    return {
+      port,
+      db,
+      stop() {
+        stopping ??= (async () => {
+          const drained = await server.close(config.shutdownGraceMs);
+          await db.close();
+          return drained;
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}
+
+/** First start of the embedded database: import the sample json-server file so there is data. */
+async function seedEmbedded(db: Database, path: string, logger: Logger) {
+  const report = await importPatients(db.orm.em.fork(), await readSeedFile(path));
+  for (const line of formatImportProblems(report)) logger.warn(line);
+  logger.info(formatImportSummary(report));
+}

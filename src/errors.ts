@@ -1,0 +1,43 @@
+import { TRPCError } from '@trpc/server';
+import {
+  CheckConstraintViolationException,
+  ConnectionException,
+  DriverException,
+  LockWaitTimeoutException,
+  NotNullConstraintViolationException,
+  UniqueConstraintViolationException,
+} from '@mikro-orm/core';
+
+/**
+ * The one mapping from domain, ORM and driver failures to API errors. Messages are fixed
+ * strings: a driver message can quote patient values (`Key (patient_id)=(...) already exists`).
+ */
+export function toApiError(error: unknown): TRPCError {
+  const cause = error instanceof TRPCError && error.code === 'INTERNAL_SERVER_ERROR' ? error.cause : error;
+  if (cause instanceof TRPCError) return cause;
+  if (cause instanceof UniqueConstraintViolationException) {
+    return new TRPCError({ code: 'CONFLICT', message: 'Conflicts with an existing record', cause });
+  }
+  if (
+    cause instanceof CheckConstraintViolationException ||
+    cause instanceof NotNullConstraintViolationException
+  ) {
+    return new TRPCError({ code: 'BAD_REQUEST', message: 'Violates a data constraint', cause });
+  }
+  if (cause instanceof ConnectionException || cause instanceof LockWaitTimeoutException || isUnavailable(cause)) {
+    return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'Database unavailable', cause });
+  }
+  if (error instanceof TRPCError) return error;
+  return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error', cause });
+}
+
+/** Pool and socket failures that MikroORM does not wrap in a ConnectionException. */
+function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'KnexTimeoutError') return true;
+  const code = (error as { code?: unknown }).code;
+  if (error instanceof DriverException && typeof code === 'string' && /^(08|57P0[123])/.test(code)) {
+    return true;
+  }
+  return typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code);
+}

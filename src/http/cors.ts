@@ -1,0 +1,43 @@
+import type { HttpResponse } from './types.ts';
+
+const ALLOWED_METHODS = 'GET,HEAD,PUT,PATCH,POST,DELETE';
+const ALLOWED_HEADERS = 'Content-Type, Authorization, X-Request-Id';
+const EXPOSED_HEADERS = 'X-Total-Count, Link, Location, X-Request-Id';
+
+/**
+ * CORS with an allow-list of origins (CORS_ORIGINS). An allowed origin is echoed back with
+ * credentials allowed and the list headers exposed; any other origin gets no
+ * Access-Control-Allow-Origin, so the browser blocks it.
+ */
+export function createCors(allowedOrigins: readonly string[]) {
+  const allowed = new Set(allowedOrigins);
+  const isAllowed = (origin: string | undefined): origin is string => origin !== undefined && allowed.has(origin);
+
+  return {
+    /** Headers to add to an ordinary response. */
+    responseHeaders(origin: string | undefined): Record<string, string> {
+      if (!isAllowed(origin)) return origin === undefined ? {} : { vary: 'Origin' };
+      return {
+        'access-control-allow-origin': origin,
+        'access-control-allow-credentials': 'true',
+        'access-control-expose-headers': EXPOSED_HEADERS,
+        vary: 'Origin',
+      };
+    },
+
+    /** The answer to any OPTIONS request (a preflight). */
+    preflight(origin: string | undefined): HttpResponse {
+      const headers: Record<string, string> = { vary: 'Origin' };
+      if (isAllowed(origin)) {
+        headers['access-control-allow-origin'] = origin;
+        headers['access-control-allow-credentials'] = 'true';
+        headers['access-control-allow-methods'] = ALLOWED_METHODS;
+        headers['access-control-allow-headers'] = ALLOWED_HEADERS;
+        headers['access-control-max-age'] = '600';
+      }
+      return { status: 204, headers, body: '' };
+    },
+  };
+}
+
+export type Cors = ReturnType<typeof createCors>;

@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import uWS from 'uWebSockets.js';
+import type { Cors } from './cors.ts';
+import { routeTemplate } from './routes.ts';
+import { errorResponse, type Handler, type HttpRequest, type HttpResponse } from './types.ts';
+
+export interface HttpServerOptions {
+  handler: Handler;
+  cors: Cors;
+  logger: Logger;
+  /** Largest accepted request body; larger ones get 413 while being read. */
+  maxBodyBytes: number;
+}
+
+export interface HttpServer {
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  listen(host: string, port: number): Promise<number>;
+  /**
+   * Stops accepting connections, answers new requests on kept-alive sockets with 503, waits
+   * for in-flight requests (at most `graceMs`), then closes every connection.
+   * Resolves true when everything finished within the grace period.
+   */
+  close(graceMs: number): Promise<boolean>;
+  /** Requests being handled right now. */
+  inFlight(): number;
+}
+
+const CLIENT_CLOSED = errorResponse(499, 'CLIENT_CLOSED_REQUEST', 'Client closed request');
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+interface RequestState {
+  aborted: boolean;
+  /** The body was read and the handler called. */
+  dispatched: boolean;
+  finished: boolean;
+}
+
+/**
+ * The only code that talks to uWebSockets.js. It follows uWS's rules: copy everything out of
+ * `HttpRequest` synchronously, register `onAborted` before any await, copy `onData` chunks,
+ * write inside `cork`, never touch `res` after an abort. Everything below it speaks
+ * `HttpRequest`/`HttpResponse`.
+ * @see https://github.com/uNetworking/uWebSockets.js/blob/master/examples/AsyncFunction.js
+ */
+export function createHttpServer({ handler, cors, logger, maxBodyBytes }: HttpServerOptions): HttpServer {
+  const app = uWS.App();
+  let listenSocket: uWS.us_listen_socket | null = null;
+  let closing = false;
+  let inFlight = 0;
+  let drained: (() => void) | null = null;
+
+  const finish = (
+    res: uWS.HttpResponse,
+    state: RequestState,
+    request: Pick<HttpRequest, 'method' | 'path' | 'requestId' | 'headers'>,
+    response: HttpResponse,
+    started: number,
+    closeConnection = false,
+  ) => {
+    if (state.finished) return;
+    state.finished = true;
+    inFlight--;
+    const status = response.status;
+    if (!state.aborted) {
+      const headers: Record<string, string> = { ...response.headers, ...cors.responseHeaders(request.headers.origin), 'x-request-id': request.requestId };
+      res.cork(() => {
+        res.writeStatus(`${status} ${STATUS_CODES[status] ?? ''}`);
+        for (const name in headers) {
+          if (name !== 'content-length') res.writeHeader(name, headers[name] as string);
+        }
+        if (closing || closeConnection) res.writeHeader('connection', 'close');
+        res.end(response.body, closing || closeConnection);
+      });
+    }
+    logger.info(
+      {
+        reqId: request.requestId,
+        method: request.method,
+        route: routeTemplate(request.path),
+        status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ...(state.aborted ? { aborted: true } : {}),
+      },
+      'request',
+    );
+    if (inFlight === 0 && drained) drained();
+  };
+
+  app.any('/*', (res, req) => {
+    const started = performance.now();
+    const headers: Record<string, string> = {};
+    req.forEach((name, value) => {
+      headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+    });
+    const method = req.getCaseSensitiveMethod().toUpperCase();
+    const path = req.getUrl();
+    const query = req.getQuery() ?? '';
+    const incomingId = headers['x-request-id'];
+    const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+    const controller = new AbortController();
+    const state: RequestState = { aborted: false, dispatched: false, finished: false };
+    const meta = { method, path, requestId, headers };
+    inFlight++;
+    res.onAborted(() => {
+      state.aborted = true;
+      controller.abort();
+      // Aborted while the body was still arriving: the handler will never run.
+      if (!state.dispatched) finish(res, state, meta, CLIENT_CLOSED, started);
+    });
+
+    if (closing) {
+      finish(res, state, meta, errorResponse(503, 'SERVICE_UNAVAILABLE', 'Server is shutting down'), started, true);
+      return;
+    }
+    if (method === 'OPTIONS') {
+      finish(res, state, meta, cors.preflight(headers.origin), started);
+      return;
+    }
+
+    const dispatch = (body: Buffer | undefined) => {
+      state.dispatched = true;
+      const request: HttpRequest = { method, path, query, headers, body, requestId, signal: controller.signal };
+      handler(request).then(
+        (response) => finish(res, state, meta, response, started),
+        (error: unknown) => {
+          // Only the error's class and code: its message could quote patient data.
+          logger.error({ reqId: requestId, err: describeError(error) }, 'unhandled error in request handler');
+          finish(res, state, meta, errorResponse(500, 'INTERNAL_SERVER_ERROR', 'Internal server error'), started);
+        },
+      );
+    };
+
+    const hasBody = !BODYLESS.has(method) && (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined);
+    if (!hasBody) {
+      dispatch(undefined);
+      return;
+    }
+    const declared = Number(headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBodyBytes) {
+      finish(res, state, meta, tooLarge(maxBodyBytes), started, true);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      if (state.finished) return;
+      size += chunk.byteLength;
+      if (size > maxBodyBytes) {
+        finish(res, state, meta, tooLarge(maxBodyBytes), started, true);
+        return;
+      }
+      // The ArrayBuffer is only valid during this callback: copy it.
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) dispatch(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    });
+  });
+
+  return {
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        app.listen(host, port, (token) => {
+          if (!token) {
+            reject(new Error(`Cannot listen on ${host}:${port}`));
+            return;
+          }
+          listenSocket = token;
+          resolve(uWS.us_socket_local_port(token));
+        });
+      });
+    },
+
+    async close(graceMs) {
+      closing = true;
+      if (listenSocket) {
+        uWS.us_listen_socket_close(listenSocket);
+        listenSocket = null;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const finished =
+        inFlight === 0 ||
+        (await new Promise<boolean>((resolve) => {
+          drained = () => resolve(true);
+          timer = setTimeout(() => resolve(false), graceMs);
+        }));
+      clearTimeout(timer);
+      drained = null;
+      // Kept-alive connections outlive the listen socket: close them too.
+      app.close();
+      return finished;
+    },
+
+    inFlight: () => inFlight,
+  };
+}
+
+function tooLarge(limit: number): HttpResponse {
+  return errorResponse(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds the limit of ${limit} bytes`);
+}
+
+export function describeError(error: unknown): { type: string; code?: string } {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { type: error.name, ...(typeof code === 'string' ? { code } : {}) };
+  }
+  return { type: typeof error };
+}

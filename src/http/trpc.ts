@@ -1,0 +1,44 @@
+import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import type { Logger } from 'pino';
+import type { Context } from '../trpc/context.ts';
+import type { AppRouter } from '../trpc/router.ts';
+import { describeError } from './server.ts';
+import type { HttpRequest, HttpResponse } from './types.ts';
+
+export interface TrpcHandlerOptions {
+  router: AppRouter;
+  createContext: (requestId: string) => Context;
+  logger: Logger;
+  /** Most calls one batched request may carry. */
+  maxBatchSize: number;
+}
+
+/** The tRPC API under /trpc, through tRPC's own fetch adapter. */
+export function createTrpcHandler({ router, createContext, logger, maxBatchSize }: TrpcHandlerOptions) {
+  return async (request: HttpRequest): Promise<HttpResponse> => {
+    const url = `http://${request.headers.host ?? 'localhost'}${request.path}${request.query ? `?${request.query}` : ''}`;
+    const req = new Request(url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body as Uint8Array<ArrayBuffer> | undefined,
+      signal: request.signal,
+    });
+    const response = await fetchRequestHandler({
+      endpoint: '/trpc',
+      req,
+      router,
+      maxBatchSize,
+      createContext: () => createContext(request.requestId),
+      onError: ({ error, path }) => {
+        if (error.code === 'INTERNAL_SERVER_ERROR') {
+          logger.error({ path, err: describeError(error.cause ?? error) }, 'tRPC procedure failed');
+        }
+      },
+    });
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+    return { status: response.status, headers, body: new Uint8Array(await response.arrayBuffer()) };
+  };
+}

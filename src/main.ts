@@ -1,0 +1,67 @@
+/**
+ * The entry point, and the only module with side effects: read the environment, start the
+ * service, and stop it cleanly on SIGTERM/SIGINT.
+ */
+import { existsSync } from 'node:fs';
+import { startApp } from './app.ts';
+import { ConfigError, parseConfig } from './config.ts';
+import { StartupError } from './db/database.ts';
+import { describeError } from './http/server.ts';
+import { createLogger } from './logger.ts';
+
+if (existsSync('.env')) process.loadEnvFile('.env');
+
+let config;
+try {
+  config = parseConfig(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`${error.message}\n`);
+  process.exit(78); // EX_CONFIG
+}
+
+const logger = createLogger(config.logLevel);
+
+const fail = (message: string, error: unknown) => {
+  logger.fatal({ err: describeError(error) }, message);
+  logger.flush();
+  process.exit(1);
+};
+process.on('unhandledRejection', (error) => fail('unhandled promise rejection', error));
+process.on('uncaughtException', (error) => fail('uncaught exception', error));
+
+const app = await startApp({ config, logger }).catch((error: unknown) => {
+  if (error instanceof StartupError) {
+    logger.fatal(error.message);
+    logger.flush();
+    process.exit(1);
+  }
+  return fail('start-up failed', error);
+});
+
+let signals = 0;
+const shutdown = (signal: NodeJS.Signals) => {
+  signals++;
+  if (signals > 1) {
+    logger.warn({ signal }, 'second signal: exiting now');
+    logger.flush();
+    process.exit(1);
+  }
+  logger.info({ signal, inFlight: 'draining' }, 'shutting down');
+  const deadline = setTimeout(() => {
+    logger.error('shutdown grace period expired: exiting');
+    logger.flush();
+    process.exit(1);
+  }, config.shutdownGraceMs + 2000);
+  deadline.unref();
+  app.stop().then(
+    (drained) => {
+      logger.info({ drained }, 'stopped');
+      logger.flush();
+      process.exit(drained ? 0 : 1);
+    },
+    (error: unknown) => fail('shutdown failed', error),
+  );
+};
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);

@@ -1,0 +1,59 @@
+import { initTRPC } from '@trpc/server';
+import superjson from 'superjson';
+import type { OpenApiMeta } from 'trpc-to-openapi';
+import { toApiError } from '../errors.ts';
+import type { Context } from './context.ts';
+
+/** REST-only response details that a procedure's meta can ask for. */
+export interface RestMeta {
+  /** Status for a successful REST response (default 200). */
+  successStatus?: number;
+  /** Status computed from the result (wins over successStatus). */
+  status?: (result: unknown) => number | undefined;
+  /** A Location header computed from the result. */
+  location?: (result: unknown) => string | undefined;
+}
+
+export type Meta = OpenApiMeta & { rest?: RestMeta };
+
+/**
+ * The single tRPC instance. `isDev: false` keeps stack traces out of error bodies under every
+ * NODE_ENV; the formatter keeps only what a client needs and never an internal message.
+ * @see https://trpc.io/docs/server/error-formatting
+ */
+const t = initTRPC
+  .context<Context>()
+  .meta<Meta>()
+  .create({
+    transformer: superjson,
+    isDev: false,
+    errorFormatter({ shape, error }) {
+      const isInternal = error.code === 'INTERNAL_SERVER_ERROR';
+      const zodIssues = error.code === 'BAD_REQUEST' && isZodError(error.cause) ? error.cause.issues : undefined;
+      return {
+        code: shape.code,
+        message: isInternal ? 'Internal server error' : shape.message,
+        data: {
+          code: shape.data.code,
+          httpStatus: shape.data.httpStatus,
+          path: shape.data.path,
+          ...(zodIssues ? { issues: zodIssues } : {}),
+        },
+      };
+    },
+  });
+
+function isZodError(e: unknown): e is Error & { issues: unknown[] } {
+  return e instanceof Error && e.name === 'ZodError' && Array.isArray((e as { issues?: unknown }).issues);
+}
+
+/** Every procedure goes through the error boundary: ORM/driver failures become API errors here. */
+const errorBoundary = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok) throw toApiError(result.error);
+  return result;
+});
+
+export const router = t.router;
+export const publicProcedure = t.procedure.use(errorBoundary);
+export const createCallerFactory = t.createCallerFactory;
