@@ -5,6 +5,7 @@ import { createCors } from './http/cors.ts';
 import { createDocsHandler } from './http/docs.ts';
 import { createRequestHandler } from './http/handler.ts';
 import { createRestHandler } from './http/rest.ts';
+import { createRouteTemplate } from './http/routes.ts';
 import { createHttpServer } from './http/server.ts';
 import { createTrpcHandler } from './http/trpc.ts';
 import { createOpenApiDocument } from './openapi.ts';
@@ -53,6 +54,7 @@ export async function startApp({ config, logger }: StartOptions): Promise<App> {
       cors: createCors(config.corsOrigins),
       logger,
       maxBodyBytes: config.maxBodyBytes,
+      routeTemplate: createRouteTemplate(Object.keys(appRouter._def.procedures)),
     });
     const port = await server.listen(config.host, config.port);
     logger.info({ host: config.host, port, database: db.kind }, 'listening');

@@ -39,7 +39,9 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   }
   let orm: MikroORM | undefined;
   try {
-    orm = await MikroORM.init(createOrmOptions({ clientUrl, poolMax: opts.poolMax }));
+    orm = await MikroORM.init(
+      createOrmOptions({ clientUrl, poolMax: opts.poolMax, log: (message) => opts.logger.debug({ component: 'orm' }, message) }),
+    );
     await applyMigrations(orm, { apply: Boolean(embedded) || opts.migrateOnStart, logger: opts.logger });
   } catch (error) {
     await orm?.close(true).catch(() => undefined);

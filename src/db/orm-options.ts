@@ -12,17 +12,21 @@ export const SEEDERS_DIR = root('seeders');
 export interface OrmOptionsInput {
   clientUrl: string;
   poolMax: number;
+  /** Receives MikroORM's own messages (migrations applied, ...); default: the console. */
+  log?: (message: string) => void;
 }
 
 /**
  * The one MikroORM configuration, shared by the server, the CLI (`mikro-orm.config.ts`) and tests.
  * `debug` stays off: MikroORM's query log prints parameter values, i.e. patient data.
  */
-export function createOrmOptions({ clientUrl, poolMax }: OrmOptionsInput): Options {
+export function createOrmOptions({ clientUrl, poolMax, log }: OrmOptionsInput): Options {
   return defineConfig({
     clientUrl,
     entities: [Patient],
     debug: false,
+    colors: !log,
+    ...(log ? { logger: log } : {}),
     allowGlobalContext: false,
     ensureDatabase: false,
     discovery: { warnWhenNoEntities: true },

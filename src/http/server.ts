@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import uWS from 'uWebSockets.js';
 import type { Cors } from './cors.ts';
-import { routeTemplate } from './routes.ts';
+import type { RouteTemplate } from './routes.ts';
 import { errorResponse, type Handler, type HttpRequest, type HttpResponse } from './types.ts';
 
 export interface HttpServerOptions {
@@ -13,6 +13,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Largest accepted request body; larger ones get 413 while being read. */
   maxBodyBytes: number;
+  /** Maps a path to the template it is logged under. */
+  routeTemplate: RouteTemplate;
 }
 
 export interface HttpServer {
@@ -46,7 +48,7 @@ interface RequestState {
  * `HttpRequest`/`HttpResponse`.
  * @see https://github.com/uNetworking/uWebSockets.js/blob/master/examples/AsyncFunction.js
  */
-export function createHttpServer({ handler, cors, logger, maxBodyBytes }: HttpServerOptions): HttpServer {
+export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTemplate }: HttpServerOptions): HttpServer {
   const app = uWS.App();
   let listenSocket: uWS.us_listen_socket | null = null;
   let closing = false;

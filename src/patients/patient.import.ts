@@ -177,11 +177,12 @@ function sameColumns(existing: PatientEntity, columns: ReturnType<typeof toPatie
 
 /** Moves the id sequence past the highest id ever used, so a created patient never reuses one. */
 async function advanceIdSequence(tx: EntityManager) {
+  // `patients_id_seq` is the serial sequence the initial migration created for patients.id.
   await tx.execute(
-    `select setval(pg_get_serial_sequence('patients', 'id'),
+    `select setval('patients_id_seq',
        greatest(
          (select coalesce(max(id), 0) from patients),
-         coalesce(pg_sequence_last_value(pg_get_serial_sequence('patients', 'id')::regclass), 0)
+         (select case when is_called then last_value else last_value - 1 end from patients_id_seq)
        ) + 1,
        false)`,
   );

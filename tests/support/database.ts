@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
+
+/**
+ * An isolated, empty database for one test file.
+ * - With TEST_DATABASE_URL (a PostgreSQL server): a new database `hm_test_<random>`, dropped after.
+ * - Without: an in-memory PGlite served over the wire protocol, exactly like the embedded mode.
+ */
+export interface TestDatabase {
+  url: string;
+  kind: 'postgres' | 'pglite';
+  /** Runs SQL on a short-lived connection of its own. */
+  query<T extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  drop(): Promise<void>;
+}
+
+export const serverUrl = process.env.TEST_DATABASE_URL || undefined;
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  if (serverUrl) {
+    const name = `hm_test_${randomBytes(6).toString('hex')}`;
+    await withClient(serverUrl, (c) => c.query(`create database "${name}"`));
+    const url = new URL(serverUrl);
+    url.pathname = `/${name}`;
+    return {
+      url: url.toString(),
+      kind: 'postgres',
+      query: (sql, params) => withClient(url.toString(), async (c) => (await c.query(sql, params)).rows),
+      drop: () => withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`)).then(() => undefined),
+    };
+  }
+  const embedded = await startEmbeddedPostgres({ dataDir: 'memory://', maxConnections: 16 });
+  return {
+    url: embedded.url,
+    kind: 'pglite',
+    query: (sql, params) => withClient(embedded.url, async (c) => (await c.query(sql, params)).rows),
+    drop: () => embedded.stop(),
+  };
+}
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,68 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment for a child: this one without anything that would change the service's config. */
+export function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const base = { ...process.env };
+  for (const key of ['DATABASE_URL', 'PORT', 'HOST', 'DATA_DIR', 'DB_JSON', 'SEED_DRY_RUN', 'MIGRATE_ON_START', 'LOG_LEVEL']) delete base[key];
+  return { ...base, ...env };
+}
+
+/** Runs a command from the project root to completion. */
+export function run(command: string, args: string[], env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** `npx mikro-orm ...` as an operator would type it. */
+export const mikroOrm = (args: string[], env: Record<string, string | undefined>) => run('npx', ['mikro-orm', ...args], env);
+
+export interface ServerProcess {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves with the port once the server logs that it listens; rejects if it exits first. */
+  listening: Promise<number>;
+  exited: Promise<number | null>;
+}
+
+/** Starts `src/main.ts` as one node process (no npm/npx in between, so signals reach it). */
+export function startServerProcess(env: Record<string, string | undefined>): ServerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: childEnv({ PORT: '0', ...env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const listening = new Promise<number>((resolve, reject) => {
+    const onData = (c: Buffer) => {
+      out += c.toString();
+      const match = /"port":(\d+),[^\n]*"msg":"listening"/.exec(out);
+      if (match) resolve(Number(match[1]));
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
+  });
+  listening.catch(() => undefined);
+  return { child, output: () => out, listening, exited };
+}

@@ -1,0 +1,86 @@
+import { TRPCClientError } from '@trpc/client';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createClient, type AppRouter } from '../src/client.ts';
+import { samplePatient, startTestApp, type TestApp } from './support/app.ts';
+
+let t: TestApp;
+let client: ReturnType<typeof createClient>;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  client = createClient({ baseUrl: t.baseUrl });
+});
+afterAll(() => t?.stop());
+beforeEach(() => t.db.query('truncate patients restart identity'));
+
+const errorOf = async (p: Promise<unknown>) => {
+  try {
+    await p;
+  } catch (e) {
+    return e as TRPCClientError<AppRouter>;
+  }
+  throw new Error('expected the call to fail');
+};
+
+describe('tRPC API through @trpc/client (superjson)', () => {
+  it('patient.create returns the created patient, and patient.list returns what REST returns', async () => {
+    const created = await client.patient.create.mutate(samplePatient() as never);
+    expect(created).toEqual({ ...samplePatient(), id: 1 });
+    await client.patient.create.mutate(samplePatient({ patientID: 'P901' }) as never);
+    const list = await client.patient.list.query();
+    expect(list.map((p) => p.id)).toEqual([1, 2]);
+    const rest = await (await fetch(`${t.baseUrl}/patients`)).json();
+    expect(list).toEqual(rest);
+  });
+
+  it('typed results: lastVisit stays a YYYY-MM-DD string on both surfaces', async () => {
+    await client.patient.create.mutate(samplePatient() as never);
+    const [p] = await client.patient.list.query();
+    expect(typeof p?.lastVisit).toBe('string');
+    expect(p?.lastVisit).toBe('2024-05-01');
+  });
+
+  it('health answers healthy after a database round trip', async () => {
+    const h = await client.health.query();
+    expect(h.status).toBe('healthy');
+    expect(h.database).toBe('connected');
+  });
+
+  it('rejects invalid input with BAD_REQUEST and field issues, and stores nothing', async () => {
+    // Make a REST call first: the coercion trap would turn null into 0 after it.
+    await fetch(`${t.baseUrl}/patients`);
+    const err = await errorOf(client.patient.create.mutate(samplePatient({ age: null, gender: 'x' }) as never));
+    expect(err).toBeInstanceOf(TRPCClientError);
+    expect(err.data?.code).toBe('BAD_REQUEST');
+    expect(err.data?.httpStatus).toBe(400);
+    const paths = ((err.data as { issues?: { path: string[] }[] }).issues ?? []).map((i) => i.path.join('.'));
+    expect(paths.sort()).toEqual(['age', 'gender']);
+    expect(await client.patient.list.query()).toEqual([]);
+  });
+
+  it('answers a duplicate patientID with CONFLICT', async () => {
+    await client.patient.create.mutate(samplePatient() as never);
+    const err = await errorOf(client.patient.create.mutate(samplePatient() as never));
+    expect(err.data?.code).toBe('CONFLICT');
+    expect(err.data?.httpStatus).toBe(409);
+  });
+
+  it('never puts a stack trace in an error', async () => {
+    const err = await errorOf(client.patient.create.mutate({} as never));
+    expect(JSON.stringify(err.shape)).not.toMatch(/stack|\.ts:\d+|node_modules/);
+  });
+
+  it('batches calls, and refuses a batch over the limit', async () => {
+    const results = await Promise.all([client.patient.list.query(), client.health.query(), client.patient.list.query()]);
+    expect(results).toHaveLength(3);
+    const procs = Array.from({ length: 11 }, () => 'patient.list').join(',');
+    const input = encodeURIComponent(JSON.stringify(Object.fromEntries(Array.from({ length: 11 }, (_, i) => [i, { json: null }]))));
+    const res = await fetch(`${t.baseUrl}/trpc/${procs}?batch=1&input=${input}`);
+    expect(res.status).toBe(400);
+  });
+
+  it('works without batching too', async () => {
+    const plain = createClient({ baseUrl: t.baseUrl, batch: false });
+    expect(await plain.patient.list.query()).toEqual([]);
+  });
+});
