@@ -12,6 +12,8 @@ export interface RunResult {
 /** The environment for a child: this one without anything that would change the service's config. */
 export function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const base = { ...process.env };
+  // npm/npx (e.g. `npx -p node@24`) leave npm_config_* behind; they would confuse a nested npm.
+  for (const key of Object.keys(base)) if (key.startsWith('npm_')) delete base[key];
   for (const key of ['DATABASE_URL', 'PORT', 'HOST', 'DATA_DIR', 'DB_JSON', 'SEED_DRY_RUN', 'MIGRATE_ON_START', 'LOG_LEVEL']) delete base[key];
   return { ...base, ...env };
 }
@@ -33,8 +35,12 @@ export function run(command: string, args: string[], env: Record<string, string 
   });
 }
 
-/** `npx mikro-orm ...` as an operator would type it. */
-export const mikroOrm = (args: string[], env: Record<string, string | undefined>) => run('npx', ['mikro-orm', ...args], env);
+/**
+ * The MikroORM CLI as `npx mikro-orm ...` runs it (node with tsx loaded, see .npmrc), started with
+ * this test's own node binary so the suite exercises the Node version it runs on.
+ */
+export const mikroOrm = (args: string[], env: Record<string, string | undefined>) =>
+  run(process.execPath, ['--import', 'tsx', 'node_modules/@mikro-orm/cli/cli', ...args], env);
 
 export interface ServerProcess {
   child: ChildProcess;
