@@ -8,6 +8,14 @@ import {
   UniqueConstraintViolationException,
 } from '@mikro-orm/core';
 
+/** A problem with the request the client can fix, found outside input validation: 400. */
+export class BadRequestError extends Error {
+  override name = 'BadRequestError';
+}
+
+/** SQLSTATE invalid_regular_expression: a `_like` pattern PostgreSQL cannot compile. */
+const INVALID_REGEX = '2201B';
+
 /**
  * The one mapping from domain, ORM and driver failures to API errors. Messages are fixed
  * strings: a driver message can quote patient values (`Key (patient_id)=(...) already exists`).
@@ -15,6 +23,7 @@ import {
 export function toApiError(error: unknown): TRPCError {
   const cause = error instanceof TRPCError && error.code === 'INTERNAL_SERVER_ERROR' ? error.cause : error;
   if (cause instanceof TRPCError) return cause;
+  if (cause instanceof BadRequestError) return new TRPCError({ code: 'BAD_REQUEST', message: cause.message, cause });
   if (cause instanceof UniqueConstraintViolationException) {
     return new TRPCError({ code: 'CONFLICT', message: 'Conflicts with an existing record', cause });
   }
@@ -23,6 +32,9 @@ export function toApiError(error: unknown): TRPCError {
     cause instanceof NotNullConstraintViolationException
   ) {
     return new TRPCError({ code: 'BAD_REQUEST', message: 'Violates a data constraint', cause });
+  }
+  if (cause instanceof DriverException && (cause as { code?: unknown }).code === INVALID_REGEX) {
+    return new TRPCError({ code: 'BAD_REQUEST', message: 'Invalid regular expression in a _like filter', cause });
   }
   if (cause instanceof ConnectionException || cause instanceof LockWaitTimeoutException || isUnavailable(cause)) {
     return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'Database unavailable', cause });

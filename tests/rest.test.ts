@@ -43,7 +43,7 @@ describe('POST /patients', () => {
     expect(res.status).toBe(201);
     const created = (await res.json()) as { id: number };
     expect(created).toEqual({ ...samplePatient(), id: 1 });
-    expect(res.headers.get('location')).toBe('/patients/1');
+    expect(res.headers.get('location')).toBe(`${t.baseUrl}/patients/1`);
     const rows = await t.db.query<{ last_visit: string; created_at: Date }>(
       `select to_char(last_visit, 'YYYY-MM-DD') as last_visit, created_at from patients where id = 1`,
     );
@@ -162,16 +162,18 @@ describe('POST /patients', () => {
 });
 
 describe('other routes', () => {
-  it('answers an unknown route or method with 404 JSON', async () => {
+  it("answers an unknown route or method with json-server's 404 {}", async () => {
     for (const [method, path] of [
       ['GET', '/nope'],
       ['DELETE', '/patients'],
       ['PUT', '/patients'],
+      ['POST', '/patients/1'],
       ['GET', '/'],
     ] as const) {
       const res = await get(path, { method });
       expect(res.status, `${method} ${path}`).toBe(404);
-      expect(await res.json()).toEqual({ message: 'Not found', code: 'NOT_FOUND' });
+      expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(await res.json()).toEqual({});
     }
   });
 
@@ -188,7 +190,13 @@ describe('other routes', () => {
     expect(res.status).toBe(200);
     const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/health', '/patients']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/health', '/patients', '/patients/{id}']);
+    expect(Object.keys(doc.paths['/patients/{id}']!).sort()).toEqual(['delete', 'get', 'patch', 'put']);
+    const params = (doc.paths['/patients']!.get as unknown as { parameters: { name: string; in: string }[] }).parameters;
+    const names = params.map((p) => p.name);
+    for (const n of ['q', '_sort', '_order', '_page', '_limit', '_start', '_end', 'name', 'age_gte', 'name_like', 'gender_ne']) {
+      expect(names).toContain(n);
+    }
     expect(Object.keys(doc.paths['/patients']!.post!.responses)).toContain('201');
     expect(Object.keys(doc.paths['/patients']!.post!.responses)).not.toContain('200');
     expect(Object.keys(doc.paths['/patients']!.get!.responses)).toContain('200');
@@ -245,11 +253,14 @@ describe('CORS', () => {
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
   });
 
-  it('exposes X-Total-Count, Link and Location to an allowed origin', async () => {
+  it('exposes Location on create, and X-Total-Count and Link on paged lists, to an allowed origin', async () => {
     const res = await postJson(t.baseUrl, '/patients', samplePatient(), { origin: allowed });
     expect(res.status).toBe(201);
     expect(res.headers.get('access-control-allow-origin')).toBe(allowed);
-    const exposed = res.headers.get('access-control-expose-headers')!.split(',').map((h) => h.trim().toLowerCase());
-    expect(exposed).toEqual(expect.arrayContaining(['x-total-count', 'link', 'location']));
+    expect(res.headers.get('access-control-expose-headers')).toBe('Location');
+    const page = await get('/patients?_page=1&_limit=1', { headers: { origin: allowed } });
+    expect(page.headers.get('access-control-allow-origin')).toBe(allowed);
+    expect(page.headers.get('access-control-expose-headers')).toBe('X-Total-Count, Link');
+    expect(page.headers.get('x-total-count')).toBe('1');
   });
 });

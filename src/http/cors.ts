@@ -1,13 +1,14 @@
 import type { HttpResponse } from './types.ts';
 
 const ALLOWED_METHODS = 'GET,HEAD,PUT,PATCH,POST,DELETE';
-const ALLOWED_HEADERS = 'Content-Type, Authorization, X-Request-Id';
-const EXPOSED_HEADERS = 'X-Total-Count, Link, Location, X-Request-Id';
+const DEFAULT_ALLOWED_HEADERS = 'Content-Type, Authorization';
 
 /**
  * CORS with an allow-list of origins (CORS_ORIGINS). An allowed origin is echoed back with
- * credentials allowed and the list headers exposed; any other origin gets no
- * Access-Control-Allow-Origin, so the browser blocks it.
+ * credentials allowed; any other origin gets no Access-Control-Allow-Origin, so the browser
+ * blocks it. As in json-server, preflights echo the requested headers, and the headers to
+ * expose are set per response by the routes that send them (X-Total-Count and Link on sliced
+ * lists, Location on create).
  */
 export function createCors(allowedOrigins: readonly string[]) {
   const allowed = new Set(allowedOrigins);
@@ -20,19 +21,18 @@ export function createCors(allowedOrigins: readonly string[]) {
       return {
         'access-control-allow-origin': origin,
         'access-control-allow-credentials': 'true',
-        'access-control-expose-headers': EXPOSED_HEADERS,
         vary: 'Origin',
       };
     },
 
     /** The answer to any OPTIONS request (a preflight). */
-    preflight(origin: string | undefined): HttpResponse {
-      const headers: Record<string, string> = { vary: 'Origin' };
+    preflight(origin: string | undefined, requestedHeaders: string | undefined): HttpResponse {
+      const headers: Record<string, string> = { vary: 'Origin, Access-Control-Request-Headers' };
       if (isAllowed(origin)) {
         headers['access-control-allow-origin'] = origin;
         headers['access-control-allow-credentials'] = 'true';
         headers['access-control-allow-methods'] = ALLOWED_METHODS;
-        headers['access-control-allow-headers'] = ALLOWED_HEADERS;
+        headers['access-control-allow-headers'] = requestedHeaders || DEFAULT_ALLOWED_HEADERS;
         headers['access-control-max-age'] = '600';
       }
       return { status: 204, headers, body: '' };

@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
 import type { Logger } from 'pino';
-import type { Context } from '../trpc/context.ts';
+import type { CreateContext } from '../trpc/context.ts';
 import type { RestMeta } from '../trpc/init.ts';
 import type { AppRouter } from '../trpc/router.ts';
 import { describeError } from './server.ts';
@@ -9,7 +9,7 @@ import { JSON_CONTENT_TYPE, type HttpRequest, type HttpResponse } from './types.
 
 export interface RestHandlerOptions {
   router: AppRouter;
-  createContext: (requestId: string) => Context;
+  createContext: CreateContext;
   logger: Logger;
 }
 
@@ -24,15 +24,15 @@ export function createRestHandler({ router, createContext, logger }: RestHandler
   const restMeta = collectRestMeta(router);
   const handle = createOpenApiNodeHttpHandler({
     router,
-    createContext: ({ req }) => createContext((req as unknown as { requestId: string }).requestId),
-    responseMeta: ({ paths, data, errors }) => {
+    createContext: ({ req }) => {
+      const r = req as unknown as { requestId: string; url: string; headers: Record<string, string> };
+      return createContext({ requestId: r.requestId, url: r.url, host: r.headers.host });
+    },
+    responseMeta: ({ paths, data, errors, ctx }) => {
+      if (errors.length > 0) return {};
       const meta = paths?.length === 1 ? restMeta.get(paths[0] as string) : undefined;
-      if (!meta || errors.length > 0) return {};
       const result = data[0];
-      const headers: Record<string, string> = {};
-      const location = meta.location?.(result);
-      if (location) headers.location = location;
-      return { status: meta.status?.(result) ?? meta.successStatus ?? 200, headers };
+      return { status: meta?.status?.(result) ?? meta?.successStatus ?? 200, headers: { ...ctx?.responseHeaders } };
     },
     onError: ({ error, path }) => {
       if (error.code === 'INTERNAL_SERVER_ERROR') {
@@ -45,7 +45,7 @@ export function createRestHandler({ router, createContext, logger }: RestHandler
     const { req, res, result } = toNodePair(request);
     await handle(req as never, res as never);
     const response = await result;
-    if (response.status >= 400) response.body = toErrorBody(response.body);
+    if (response.status >= 400) response.body = toErrorBody(response.status, response.body);
     return response;
   };
 }
@@ -59,8 +59,12 @@ function collectRestMeta(router: AppRouter): Map<string, RestMeta> {
   return map;
 }
 
-/** REST error bodies are `{ message, code, issues? }`: nothing of tRPC's internal envelope. */
-function toErrorBody(body: string | Uint8Array): string {
+/**
+ * REST error bodies are `{ message, code, issues? }`: nothing of tRPC's internal envelope.
+ * A 404 is json-server's `{}`, for an unknown route and an unknown patient alike.
+ */
+function toErrorBody(status: number, body: string | Uint8Array): string {
+  if (status === 404) return '{}';
   try {
     const parsed = JSON.parse(String(body)) as { message?: unknown; code?: unknown; issues?: unknown };
     return JSON.stringify({ message: parsed.message, code: parsed.code, ...(parsed.issues ? { issues: parsed.issues } : {}) });

@@ -68,7 +68,11 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
     inFlight--;
     const status = response.status;
     if (!state.aborted) {
-      const headers: Record<string, string> = { ...response.headers, ...cors.responseHeaders(request.headers.origin), 'x-request-id': request.requestId };
+      const headers: Record<string, string> = { ...response.headers, 'x-request-id': request.requestId };
+      const corsHeaders = request.method === 'OPTIONS' ? {} : cors.responseHeaders(request.headers.origin);
+      for (const name in corsHeaders) {
+        headers[name] = name === 'vary' && headers.vary ? `${headers.vary}, ${corsHeaders.vary}` : (corsHeaders[name] as string);
+      }
       res.cork(() => {
         res.writeStatus(`${status} ${STATUS_CODES[status] ?? ''}`);
         for (const name in headers) {
@@ -119,7 +123,7 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
       return;
     }
     if (method === 'OPTIONS') {
-      finish(res, state, meta, cors.preflight(headers.origin), started);
+      finish(res, state, meta, cors.preflight(headers.origin, headers['access-control-request-headers']), started);
       return;
     }
 

@@ -1,13 +1,13 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import type { Logger } from 'pino';
-import type { Context } from '../trpc/context.ts';
+import type { CreateContext } from '../trpc/context.ts';
 import type { AppRouter } from '../trpc/router.ts';
 import { describeError } from './server.ts';
 import type { HttpRequest, HttpResponse } from './types.ts';
 
 export interface TrpcHandlerOptions {
   router: AppRouter;
-  createContext: (requestId: string) => Context;
+  createContext: CreateContext;
   logger: Logger;
   /** Most calls one batched request may carry. */
   maxBatchSize: number;
@@ -28,7 +28,7 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize 
       req,
       router,
       maxBatchSize,
-      createContext: () => createContext(request.requestId),
+      createContext: () => createContext({ requestId: request.requestId, url: url.slice(url.indexOf('/', 8)), host: request.headers.host }),
       onError: ({ error, path }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') {
           logger.error({ path, err: describeError(error.cause ?? error) }, 'tRPC procedure failed');

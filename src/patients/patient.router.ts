@@ -1,34 +1,91 @@
 import { z } from 'zod';
 import { publicProcedure, router } from '../trpc/init.ts';
-import { patientInput, patientOutput, type PatientDto } from './patient.schemas.ts';
+import { jsonServerHeaders, jsonServerListInput, parseJsonServerQuery } from './patient.query.jsonserver.ts';
+import {
+  patientIdInput,
+  patientInput,
+  patientOutput,
+  patientPatchInput,
+  patientReplaceInput,
+} from './patient.schemas.ts';
+import { patientSearchInput, patientSearchOutput, toListQuery } from './patient.search.ts';
 import { createPatientService } from './patient.service.ts';
 
 const TAGS = ['patients'];
+const openapi = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: `/${string}`, summary: string, description?: string) => ({
+  openapi: { method, path, tags: TAGS, summary, protect: false, ...(description ? { description } : {}) },
+});
 
-/** `patient.*`: the typed API, also served as json-server-compatible REST under /patients. */
+/**
+ * `patient.*`: the typed API. Every procedure with `openapi` meta is also served as
+ * json-server-compatible REST under /patients; `search` is the typed twin of the list filters.
+ */
 export const patientRouter = router({
   list: publicProcedure
-    .meta({
-      openapi: { method: 'GET', path: '/patients', tags: TAGS, summary: 'List all patients, ordered by id', protect: false },
-    })
-    .input(z.object({}).optional())
+    .meta(
+      openapi(
+        'GET',
+        '/patients',
+        'List patients (json-server query syntax)',
+        'Without parameters: every patient, ordered by id. Filters, q, _sort/_order and _page/_limit/_start/_end work as in json-server 0.17.4; ' +
+          'when slicing, X-Total-Count (and Link for _page) are sent and exposed through Access-Control-Expose-Headers.',
+      ),
+    )
+    .input(jsonServerListInput)
     .output(z.array(patientOutput))
-    .query(({ ctx }) => createPatientService(ctx.em).list()),
+    .query(async ({ ctx, input }) => {
+      const { query, paging } = parseJsonServerQuery(input ?? {});
+      const { items, total } = await createPatientService(ctx.em).list(query);
+      Object.assign(ctx.responseHeaders, jsonServerHeaders(paging, total ?? items.length, items.length, ctx.http.url, ctx.http.host));
+      return items;
+    }),
+
+  search: publicProcedure
+    .input(patientSearchInput)
+    .output(patientSearchOutput)
+    .query(async ({ ctx, input }) => {
+      const { items, total } = await createPatientService(ctx.em).list(toListQuery(input));
+      return { items, total: total ?? items.length };
+    }),
+
+  byId: publicProcedure
+    .meta(openapi('GET', '/patients/{id}', 'Get one patient', '404 `{}` when no patient has this id.'))
+    .input(patientIdInput)
+    .output(patientOutput)
+    .query(({ ctx, input }) => createPatientService(ctx.em).byId(input.id)),
 
   create: publicProcedure
     .meta({
-      openapi: {
-        method: 'POST',
-        path: '/patients',
-        tags: TAGS,
-        summary: 'Create a patient',
-        description: 'Responds 201 with the stored patient and a Location header.',
-        protect: false,
-        successDescription: 'The created patient',
-      },
-      rest: { successStatus: 201, location: (p) => `/patients/${(p as PatientDto).id}` },
+      ...openapi('POST', '/patients', 'Create a patient', 'Responds 201 with the stored patient and a Location header.'),
+      rest: { successStatus: 201 },
     })
     .input(patientInput)
     .output(patientOutput)
-    .mutation(({ ctx, input }) => createPatientService(ctx.em).create(input)),
+    .mutation(async ({ ctx, input }) => {
+      const created = await createPatientService(ctx.em).create(input);
+      ctx.responseHeaders.location = ctx.http.host ? `http://${ctx.http.host}/patients/${created.id}` : `/patients/${created.id}`;
+      ctx.responseHeaders['access-control-expose-headers'] = 'Location';
+      return created;
+    }),
+
+  replace: publicProcedure
+    .meta(openapi('PUT', '/patients/{id}', 'Replace a patient', 'Every field is required; the id cannot change.'))
+    .input(patientReplaceInput)
+    .output(patientOutput)
+    .mutation(({ ctx, input: { id, ...fields } }) => createPatientService(ctx.em).replace(id, fields)),
+
+  update: publicProcedure
+    .meta(openapi('PATCH', '/patients/{id}', 'Change some fields of a patient', 'The id cannot change.'))
+    .input(patientPatchInput)
+    .output(patientOutput)
+    .mutation(({ ctx, input: { id, ...fields } }) => createPatientService(ctx.em).update(id, fields)),
+
+  delete: publicProcedure
+    .meta(openapi('DELETE', '/patients/{id}', 'Delete a patient', 'Responds 200 `{}` like json-server.'))
+    .input(patientIdInput)
+    .output(z.object({}))
+    .mutation(async ({ ctx, input }) => {
+      await createPatientService(ctx.em).remove(input.id);
+      return {};
+    }),
 });

@@ -43,3 +43,22 @@ export const patientOutput = z
   })
   .meta({ id: 'Patient' });
 export type PatientDto = z.infer<typeof patientOutput>;
+
+/**
+ * A patient id as a path parameter or a typed number. json-server matches `String(id) === segment`,
+ * so only the canonical decimal form of a positive integer can name a patient (`01`, `1.0`, `abc`
+ * name nobody: 404). Parses to the id, or null for "no such patient".
+ */
+export const patientIdParam = z
+  .union([z.number(), z.string()])
+  .transform((v) => {
+    const n = typeof v === 'number' ? v : /^[1-9]\d{0,9}$/.test(v) ? Number(v) : NaN;
+    return Number.isInteger(n) && n >= 1 && n <= 2_147_483_647 ? n : null;
+  })
+  .meta({ description: 'Patient id (a positive integer)' });
+
+/** PUT: a whole patient. A body `id` is ignored (the path names the patient), like json-server. */
+export const patientReplaceInput = patientInput.extend({ id: patientIdParam });
+/** PATCH: any subset of the fields. */
+export const patientPatchInput = z.strictObject(patientFields).partial().extend({ id: patientIdParam });
+export const patientIdInput = z.object({ id: patientIdParam });

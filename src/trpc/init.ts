@@ -10,8 +10,6 @@ export interface RestMeta {
   successStatus?: number;
   /** Status computed from the result (wins over successStatus). */
   status?: (result: unknown) => number | undefined;
-  /** A Location header computed from the result. */
-  location?: (result: unknown) => string | undefined;
 }
 
 export type Meta = OpenApiMeta & { rest?: RestMeta };

@@ -1,0 +1,231 @@
+import { z } from 'zod';
+import {
+  canonicalDate,
+  canonicalInt,
+  FIELD_KIND,
+  isPatientField,
+  PATIENT_FIELDS,
+  QueryError,
+  toPostgresRegex,
+  type Condition,
+  type ListQuery,
+  type PatientField,
+  type SortKey,
+} from './patient.query.ts';
+
+/**
+ * json-server 0.17.4's list query syntax (`GET /patients?...`), read into a `ListQuery`, with the
+ * exact semantics of its `plural.js` (see ../shared/docs/json-server-0.17.4.md), except for the
+ * quirks listed in the README under "Deliberate divergences".
+ */
+
+export type RawQuery = Record<string, unknown>;
+
+/** What the response headers need once the total is known. */
+export interface Paging {
+  /** X-Total-Count is sent (json-server: `_page`, `_limit` or `_end` present). */
+  total: boolean;
+  /** `_page` paging: Link is sent. */
+  page?: { number: number; size: number; raw: string };
+}
+
+const RESERVED = new Set(['q', '_start', '_end', '_page', '_limit', '_sort', '_order', '_embed', '_expand', '_delay', 'callback', '_']);
+const OPERATOR = /^(.*?)(_lte|_gte|_ne|_like)$/;
+
+/** Every string value of a parameter (the adapter gives a string, or an array when repeated). */
+const all = (v: unknown): string[] => (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+const first = (v: unknown): string | undefined => all(v)[0];
+/** json-server tests these with JS truthiness: present and not the empty string. */
+const present = (v: string | undefined): v is string => v !== undefined && v !== '';
+
+export function parseJsonServerQuery(raw: RawQuery): { query: ListQuery; paging: Paging } {
+  const where: Condition[] = [];
+  for (const [rawKey, value] of Object.entries(raw)) {
+    if (all(value).length === 0) continue;
+    const key = rawKey.endsWith('[]') ? rawKey.slice(0, -2) : rawKey;
+    if (RESERVED.has(key)) continue;
+    const condition = toCondition(key, all(value));
+    if (condition) where.push(condition);
+  }
+
+  const q = first(raw.q);
+  const sort = parseSort(raw._sort, first(raw._order));
+  const { offset, limit, paging } = parseSlice(raw);
+  return {
+    query: { where, ...(present(q) ? { q } : {}), sort, offset, limit, withTotal: paging.total },
+    paging,
+  };
+}
+
+function toCondition(key: string, values: string[]): Condition | undefined {
+  if (isPatientField(key)) return equals(key, values);
+  const match = OPERATOR.exec(key);
+  // A plain parameter that is not a field is ignored; an operator on an unknown field matches nothing.
+  if (!match) return undefined;
+  const [, name = '', suffix] = match;
+  if (!isPatientField(name)) return { op: 'none' };
+  switch (suffix) {
+    case '_ne':
+      return { op: 'notIn', field: name, values: values.map((v) => typed(name, v)).filter((v) => v !== undefined) };
+    case '_like':
+      return likeAny(name, values);
+    default:
+      return range(name, suffix === '_gte' ? 'gte' : 'lte', values);
+  }
+}
+
+/** `field=v`: `String(record.field) === v`; repeated values are ORed. */
+function equals(field: PatientField, values: string[]): Condition {
+  return { op: 'in', field, values: values.map((v) => typed(field, v)).filter((v) => v !== undefined) };
+}
+
+/** The column value whose text form is exactly `v`; undefined when no value can have that form. */
+function typed(field: PatientField, v: string): string | number | undefined {
+  switch (FIELD_KIND[field]) {
+    case 'int':
+      return canonicalInt(v);
+    case 'date':
+      return canonicalDate(v);
+    default:
+      return v;
+  }
+}
+
+/** `field_like=v`: `new RegExp(v, 'i')` on the text form; repeated values are ORed. */
+function likeAny(field: PatientField, values: string[]): Condition {
+  const patterns = values.map(toPostgresRegex);
+  if (patterns.length === 1) return { op: 'regex', field, pattern: patterns[0] as string };
+  // (a)|(b) is the OR of both patterns.
+  return { op: 'regex', field, pattern: patterns.map((p) => `(${p})`).join('|') };
+}
+
+/**
+ * `field_gte=v` / `field_lte=v`: JavaScript's loose comparison of the raw string with the stored
+ * value: numeric for numbers (`Number(v)`, so '' is 0 and 'abc' matches nothing), code-point
+ * order for strings. Repeated values are ORed, as json-server does.
+ */
+function range(field: PatientField, op: 'gte' | 'lte', values: string[]): Condition {
+  if (values.length !== 1) {
+    const numeric = FIELD_KIND[field] === 'int';
+    const bounds = values.map((v) => (numeric ? Number(v) : v)).filter((v) => v === v);
+    if (bounds.length === 0) return { op: 'none' };
+    // OR of `x >= a`, `x >= b`... is `x >= min`; OR of `x <= a`... is `x <= max`.
+    const sorted = [...bounds].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return { op, field, value: (op === 'gte' ? sorted[0] : sorted.at(-1)) as string | number };
+  }
+  const v = values[0] as string;
+  if (FIELD_KIND[field] === 'int') {
+    const n = Number(v);
+    return Number.isNaN(n) ? { op: 'none' } : { op, field, value: n };
+  }
+  return { op, field, value: v };
+}
+
+/** `_sort=a,b&_order=asc,desc`: lodash orderBy; unknown fields are skipped, order is case-insensitive. */
+function parseSort(rawSort: unknown, order: string | undefined): SortKey[] {
+  // json-server answers a repeated _sort with a 500; we read it as one comma-separated list.
+  const fields = all(rawSort).join(',');
+  if (!present(fields)) return [];
+  const orders = (order ?? '').split(',').map((o) => o.toLowerCase());
+  const keys: SortKey[] = [];
+  fields.split(',').forEach((field, i) => {
+    if (isPatientField(field)) keys.push({ field, desc: orders[i] === 'desc' });
+  });
+  return keys;
+}
+
+/** A non-negative integer parameter; anything else is a 400 (json-server slices with JS quirks). */
+function count(name: string, v: string): number {
+  if (!/^\d{1,9}$/.test(v)) throw new QueryError(`${name} must be a non-negative integer`);
+  return Number(v);
+}
+
+/** Precedence `_page` > `_end` > `_limit`, as in json-server. */
+function parseSlice(raw: RawQuery): { offset: number; limit: number | null; paging: Paging } {
+  const page = first(raw._page);
+  const end = first(raw._end);
+  const limitRaw = first(raw._limit);
+  const startRaw = first(raw._start);
+  const start = present(startRaw) ? count('_start', startRaw) : 0;
+  const total = present(page) || present(end) || present(limitRaw);
+
+  if (present(page)) {
+    const parsed = Number.parseInt(page, 10);
+    const number = parsed >= 1 ? parsed : 1;
+    let size = 10;
+    if (present(limitRaw)) {
+      const n = Number.parseInt(limitRaw, 10);
+      if (n < 0) throw new QueryError('_limit must not be negative');
+      if (n > 0) size = n;
+    }
+    return { offset: (number - 1) * size, limit: size, paging: { total, page: { number, size, raw: page } } };
+  }
+  if (present(end)) {
+    return { offset: start, limit: Math.max(0, count('_end', end) - start), paging: { total } };
+  }
+  if (present(limitRaw)) {
+    return { offset: start, limit: count('_limit', limitRaw), paging: { total } };
+  }
+  // `_start` on its own is ignored, as in json-server.
+  return { offset: 0, limit: null, paging: { total } };
+}
+
+/**
+ * X-Total-Count, Link and Access-Control-Expose-Headers exactly as json-server sends them.
+ * `url` is the request's original path and query; `host` its Host header.
+ */
+export function jsonServerHeaders(paging: Paging, total: number, returned: number, url: string, host: string | undefined): Record<string, string> {
+  if (!paging.total) return {};
+  const headers: Record<string, string> = {
+    'x-total-count': String(total),
+    'access-control-expose-headers': paging.page ? 'X-Total-Count, Link' : 'X-Total-Count',
+  };
+  if (paging.page) headers.link = linkHeader(paging.page, total, returned, `http://${host ?? 'localhost'}${url}`);
+  return headers;
+}
+
+/** json-server's `getPage` + Express `res.links`: first, prev, next, last, absent rels left out. */
+function linkHeader(page: NonNullable<Paging['page']>, total: number, returned: number, fullUrl: string): string {
+  const { number, size } = page;
+  if (returned === 0 || returned === total) return '';
+  const last = Math.ceil(total / size);
+  const rels: [string, number][] = [['first', 1]];
+  if (number > 1) rels.push(['prev', number - 1]);
+  if (number * size < total) rels.push(['next', number + 1]);
+  rels.push(['last', last]);
+  return rels.map(([rel, n]) => `<${pageUrl(fullUrl, page, n)}>; rel="${rel}"`).join(', ');
+}
+
+/**
+ * json-server replaces the first textual `page=<current>`. For `_page=0` or `_page=abc` that text
+ * is not in the URL and its links all point at the unchanged URL; we replace the `_page` value
+ * itself instead, so the links work.
+ */
+function pageUrl(fullUrl: string, page: NonNullable<Paging['page']>, n: number): string {
+  const current = `page=${page.number}`;
+  if (String(page.number) === page.raw && fullUrl.includes(current)) return fullUrl.replace(current, `page=${n}`);
+  return fullUrl.replace(/([?&]_page=)[^&]*/, `$1${n}`);
+}
+
+/** The REST list input: every documented json-server parameter, and any other key passed through. */
+function documentedParams() {
+  const param = (description: string) => z.array(z.string()).optional().describe(description);
+  const shape: Record<string, ReturnType<typeof param>> = {};
+  for (const f of PATIENT_FIELDS) {
+    shape[f] = param(`${f} equals the value (exact, case-sensitive; repeat for OR)`);
+    shape[`${f}_ne`] = param(`${f} differs from the value (repeat for AND)`);
+    shape[`${f}_gte`] = param(`${f} >= value (numbers numerically, text in code-point order)`);
+    shape[`${f}_lte`] = param(`${f} <= value`);
+    shape[`${f}_like`] = param(`${f} matches the case-insensitive regular expression`);
+  }
+  shape.q = param('case-insensitive substring of any field (id, numbers and dates included)');
+  shape._sort = param('comma-separated fields to sort by; ties stay in id order');
+  shape._order = param('comma-separated asc/desc per _sort field (case-insensitive)');
+  shape._page = param('page number from 1 (with _limit, default 10); sends X-Total-Count and Link');
+  shape._limit = param('page size with _page, or number of items from _start; sends X-Total-Count');
+  shape._start = param('index of the first item (with _end or _limit)');
+  shape._end = param('index after the last item; sends X-Total-Count');
+  return shape;
+}
+
+export const jsonServerListInput = z.looseObject(documentedParams()).optional();

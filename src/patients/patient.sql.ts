@@ -1,0 +1,140 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { PatientDto } from './patient.schemas.ts';
+import { FIELD_KIND, type Condition, type ListQuery, type PatientField } from './patient.query.ts';
+
+/**
+ * Runs a `ListQuery` in PostgreSQL: filtering, search, sorting, counting and slicing happen in
+ * SQL, every user value travels as a bound parameter, and rows come back as plain objects in the
+ * API shape (no entity hydration for reads).
+ *
+ * Text comparisons and sorts use the "C" collation: code-point order, like json-server's
+ * JavaScript comparisons, whatever the database's locale.
+ */
+
+const COLUMN: Record<PatientField, string> = {
+  id: 'id',
+  patientID: 'patient_id',
+  name: 'name',
+  age: 'age',
+  gender: 'gender',
+  medicalCondition: 'medical_condition',
+  lastVisit: 'last_visit',
+};
+
+/** The SQL for a field's text form: what json-server's `String(value)` gives. */
+const TEXT_FORM: Record<PatientField, string> = {
+  id: 'id::text',
+  patientID: 'patient_id',
+  name: 'name',
+  age: 'age::text',
+  gender: 'gender',
+  medicalCondition: 'medical_condition',
+  lastVisit: `to_char(last_visit, 'YYYY-MM-DD')`,
+};
+
+/** The sort expression: numbers numerically, strings in code-point order, dates chronologically. */
+const SORT_FORM: Record<PatientField, string> = {
+  id: 'id',
+  patientID: 'patient_id collate "C"',
+  name: 'name collate "C"',
+  age: 'age',
+  gender: 'gender collate "C"',
+  medicalCondition: 'medical_condition collate "C"',
+  lastVisit: 'last_visit',
+};
+
+export const SELECT_PATIENT = `id, patient_id as "patientID", name, age, gender, medical_condition as "medicalCondition", to_char(last_visit, 'YYYY-MM-DD') as "lastVisit"`;
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+interface Fragment {
+  sql: string;
+  bindings: unknown[];
+}
+
+function condition(c: Condition): Fragment {
+  switch (c.op) {
+    case 'none':
+      return { sql: 'false', bindings: [] };
+    case 'in':
+    case 'notIn': {
+      if (c.values.length === 0) return { sql: c.op === 'in' ? 'false' : 'true', bindings: [] };
+      const marks = c.values.map(() => '?').join(', ');
+      return { sql: `${COLUMN[c.field]} ${c.op === 'in' ? 'in' : 'not in'} (${marks})`, bindings: c.values };
+    }
+    case 'gte':
+    case 'lte': {
+      const cmp = c.op === 'gte' ? '>=' : '<=';
+      const kind = FIELD_KIND[c.field];
+      if (kind === 'int') return { sql: `${COLUMN[c.field]} ${cmp} ?::numeric`, bindings: [c.value] };
+      // A full date compares like its text form; anything else compares as text.
+      if (kind === 'date' && typeof c.value === 'string' && ISO_DATE.test(c.value) && isRealDate(c.value)) {
+        return { sql: `last_visit ${cmp} ?::date`, bindings: [c.value] };
+      }
+      return { sql: `${TEXT_FORM[c.field]} collate "C" ${cmp} ?`, bindings: [String(c.value)] };
+    }
+    case 'regex':
+      return { sql: `${TEXT_FORM[c.field]} ~* ?`, bindings: [c.pattern] };
+  }
+}
+
+function isRealDate(s: string): boolean {
+  const d = new Date(`${s}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(s);
+}
+
+/** json-server's `q`: a case-insensitive substring of any field's text form (it skips falsy values like age 0). */
+function search(q: string): Fragment {
+  const parts = (Object.keys(TEXT_FORM) as PatientField[]).map((f) => {
+    const hit = `strpos(lower(${TEXT_FORM[f]}), lower(?)) > 0`;
+    return f === 'age' ? `(age <> 0 and ${hit})` : hit;
+  });
+  return { sql: `(${parts.join(' or ')})`, bindings: parts.map(() => q) };
+}
+
+function whereClause(query: ListQuery): Fragment {
+  const fragments = query.where.map(condition);
+  if (query.q !== undefined) fragments.push(search(query.q));
+  if (fragments.length === 0) return { sql: '', bindings: [] };
+  return {
+    sql: ` where ${fragments.map((f) => `(${f.sql})`).join(' and ')}`,
+    bindings: fragments.flatMap((f) => f.bindings),
+  };
+}
+
+function orderClause(query: ListQuery): string {
+  const parts: string[] = [];
+  for (const key of query.sort) {
+    parts.push(`${SORT_FORM[key.field]}${key.desc ? ' desc' : ''}`);
+    if (key.field === 'id') return ` order by ${parts.join(', ')}`;
+  }
+  // Ties keep storage order (ascending id), even for descending keys: lodash's stable sort.
+  parts.push('id');
+  return ` order by ${parts.join(', ')}`;
+}
+
+export interface ListResult {
+  items: PatientDto[];
+  /** Number of matches before slicing (only when `withTotal`). */
+  total?: number;
+}
+
+export async function listPatients(em: EntityManager, query: ListQuery): Promise<ListResult> {
+  const where = whereClause(query);
+  let sql = `select ${SELECT_PATIENT} from patients${where.sql}${orderClause(query)}`;
+  const bindings = [...where.bindings];
+  if (query.limit !== null) {
+    sql += ' limit ?';
+    bindings.push(query.limit);
+  }
+  if (query.offset > 0) {
+    sql += ' offset ?';
+    bindings.push(query.offset);
+  }
+  const items = await em.execute<PatientDto[]>(sql, bindings);
+  if (!query.withTotal) return { items };
+  // When the page shows everything there is, the page is the count.
+  if (query.offset === 0 && (query.limit === null || items.length < query.limit)) return { items, total: items.length };
+  const [row] = await em.execute<{ total: number }[]>(`select count(*)::int as total from patients${where.sql}`, where.bindings);
+  return { items, total: row?.total ?? 0 };
+}
