@@ -66,7 +66,7 @@ function condition(c: Condition): Fragment {
     case 'lte': {
       const cmp = c.op === 'gte' ? '>=' : '<=';
       const kind = FIELD_KIND[c.field];
-      if (kind === 'int') return { sql: `${COLUMN[c.field]} ${cmp} ?::numeric`, bindings: [c.value] };
+      if (kind === 'int') return intRange(COLUMN[c.field], c.op, Number(c.value));
       // A full date compares like its text form; anything else compares as text.
       if (kind === 'date' && typeof c.value === 'string' && ISO_DATE.test(c.value) && isRealDate(c.value)) {
         return { sql: `last_visit ${cmp} ?::date`, bindings: [c.value] };
@@ -78,18 +78,35 @@ function condition(c: Condition): Fragment {
   }
 }
 
+const INT_MIN = -2_147_483_648;
+const INT_MAX = 2_147_483_647;
+
+/**
+ * `int >= 40.5` is `int >= 41`: comparing with an int bound keeps the column's index usable
+ * (casting the column to numeric would not).
+ */
+function intRange(column: string, op: 'gte' | 'lte', bound: number): Fragment {
+  const n = op === 'gte' ? Math.ceil(bound) : Math.floor(bound);
+  if (n > INT_MAX) return { sql: op === 'gte' ? 'false' : 'true', bindings: [] };
+  if (n < INT_MIN) return { sql: op === 'gte' ? 'true' : 'false', bindings: [] };
+  return { sql: `${column} ${op === 'gte' ? '>=' : '<='} ?`, bindings: [n] };
+}
+
 function isRealDate(s: string): boolean {
   const d = new Date(`${s}T00:00:00Z`);
   return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(s);
 }
 
-/** json-server's `q`: a case-insensitive substring of any field's text form (it skips falsy values like age 0). */
+/**
+ * json-server's `q`: a case-insensitive substring of any field's text form (it skips falsy
+ * values, like an age of 0). The fields are joined with a separator no search can contain, so
+ * one `lower()` per row does the work of seven.
+ */
+const SEARCH_TEXT = `lower(concat_ws(chr(1), id::text, patient_id, name, case when age <> 0 then age::text end, gender, medical_condition, to_char(last_visit, 'YYYY-MM-DD')))`;
+
 function search(q: string): Fragment {
-  const parts = (Object.keys(TEXT_FORM) as PatientField[]).map((f) => {
-    const hit = `strpos(lower(${TEXT_FORM[f]}), lower(?)) > 0`;
-    return f === 'age' ? `(age <> 0 and ${hit})` : hit;
-  });
-  return { sql: `(${parts.join(' or ')})`, bindings: parts.map(() => q) };
+  if (q.includes('\u0001')) return { sql: 'false', bindings: [] };
+  return { sql: `strpos(${SEARCH_TEXT}, lower(?)) > 0`, bindings: [q] };
 }
 
 function whereClause(query: ListQuery): Fragment {
