@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { createTokenCheck } from './auth.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { createCors } from './http/cors.ts';
@@ -40,10 +41,13 @@ export async function startApp({ config, logger }: StartOptions): Promise<App> {
     poolMax: config.dbPoolMax,
     migrateOnStart: config.migrateOnStart,
     logger,
+    timeouts: { statementMs: config.dbStatementTimeoutMs, acquireMs: config.dbAcquireTimeoutMs, connectMs: config.dbConnectTimeoutMs },
+    startupWaitMs: config.startupDbWaitMs,
   });
   try {
     if (db.kind === 'embedded' && db.created) await seedEmbedded(db, config.dbJsonPath, logger);
-    const createContext = createContextFactory({ db });
+    const tokens = createTokenCheck(config.apiTokens);
+    const createContext = createContextFactory({ db, tokens });
     const handler = createRequestHandler({
       trpc: createTrpcHandler({ router: appRouter, createContext, logger, maxBatchSize: MAX_BATCH_SIZE }),
       rest: createRestHandler({ router: appRouter, createContext, logger }),
@@ -54,10 +58,14 @@ export async function startApp({ config, logger }: StartOptions): Promise<App> {
       cors: createCors(config.corsOrigins),
       logger,
       maxBodyBytes: config.maxBodyBytes,
+      requestTimeoutMs: config.requestTimeoutMs,
       routeTemplate: createRouteTemplate(Object.keys(appRouter._def.procedures)),
     });
     const port = await server.listen(config.host, config.port);
-    logger.info({ host: config.host, port, database: db.kind }, 'listening');
+    logger.info({ host: config.host, port, database: db.kind, auth: tokens.enabled }, 'listening');
+    if (!tokens.enabled && !isLoopback(config.host)) {
+      logger.warn({ host: config.host }, 'listening on a non-loopback address without API_TOKENS: patient routes are open to anyone who can reach this port');
+    }
 
     let stopping: Promise<boolean> | undefined;
     return {
@@ -76,6 +84,10 @@ export async function startApp({ config, logger }: StartOptions): Promise<App> {
     await db.close();
     throw error;
   }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 /** First start of the embedded database: import the sample json-server file so there is data. */

@@ -36,6 +36,21 @@ export const configSchema = z.object({
   MAX_BODY_BYTES: positiveInt(10 * 1024 * 1024).default(100 * 1024),
   SHUTDOWN_GRACE_MS: positiveInt(10 * 60_000).default(10_000),
   DB_POOL_MAX: positiveInt(100).default(10),
+  DB_STATEMENT_TIMEOUT_MS: positiveInt(10 * 60_000).default(5_000),
+  DB_ACQUIRE_TIMEOUT_MS: positiveInt(60_000).default(2_000),
+  DB_CONNECT_TIMEOUT_MS: positiveInt(60_000).default(2_000),
+  STARTUP_DB_WAIT_MS: z.coerce.number().int().min(0).max(10 * 60_000).default(10_000),
+  REQUEST_TIMEOUT_MS: positiveInt(10 * 60_000).default(10_000),
+  API_TOKENS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t.length > 0),
+    )
+    .pipe(z.array(z.string().min(16, 'each token must be at least 16 characters'))),
 });
 
 export type Config = Readonly<{
@@ -51,6 +66,13 @@ export type Config = Readonly<{
   maxBodyBytes: number;
   shutdownGraceMs: number;
   dbPoolMax: number;
+  dbStatementTimeoutMs: number;
+  dbAcquireTimeoutMs: number;
+  dbConnectTimeoutMs: number;
+  startupDbWaitMs: number;
+  requestTimeoutMs: number;
+  /** Bearer tokens accepted on patient routes; empty: the API is open. */
+  apiTokens: readonly string[];
 }>;
 
 /** A configuration problem. Its message names the variables, never their values. */
@@ -81,6 +103,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     maxBodyBytes: e.MAX_BODY_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     dbPoolMax: e.DB_POOL_MAX,
+    dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+    dbAcquireTimeoutMs: e.DB_ACQUIRE_TIMEOUT_MS,
+    dbConnectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
+    startupDbWaitMs: e.STARTUP_DB_WAIT_MS,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    apiTokens: Object.freeze([...e.API_TOKENS]),
   });
 }
 
@@ -94,7 +122,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_format':
       return `must be a valid ${issue.format}`;
     case 'too_small':
-      return `must be at least ${String(issue.minimum)}`;
+      return issue.origin === 'string' ? `${issue.message}` : `must be at least ${String(issue.minimum)}`;
     case 'too_big':
       return `must be at most ${String(issue.maximum)}`;
     case 'invalid_union':

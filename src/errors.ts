@@ -13,6 +13,9 @@ export class BadRequestError extends Error {
   override name = 'BadRequestError';
 }
 
+/** SQLSTATE query_canceled: statement_timeout fired. */
+const QUERY_CANCELED = '57014';
+
 /** SQLSTATE invalid_regular_expression: a `_like` pattern PostgreSQL cannot compile. */
 const INVALID_REGEX = '2201B';
 
@@ -36,6 +39,9 @@ export function toApiError(error: unknown): TRPCError {
   if (cause instanceof DriverException && (cause as { code?: unknown }).code === INVALID_REGEX) {
     return new TRPCError({ code: 'BAD_REQUEST', message: 'Invalid regular expression in a _like filter', cause });
   }
+  if (cause instanceof DriverException && (cause as { code?: unknown }).code === QUERY_CANCELED) {
+    return new TRPCError({ code: 'GATEWAY_TIMEOUT', message: 'Database query timed out', cause });
+  }
   if (cause instanceof ConnectionException || cause instanceof LockWaitTimeoutException || isUnavailable(cause)) {
     return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'Database unavailable', cause });
   }
@@ -51,5 +57,7 @@ function isUnavailable(error: unknown): boolean {
   if (error instanceof DriverException && typeof code === 'string' && /^(08|57P0[123])/.test(code)) {
     return true;
   }
-  return typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code);
+  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01'].includes(code)) return true;
+  // node-postgres client-side failures carry no code; their messages hold no data.
+  return /Connection terminated|Query read timeout|timeout expired|connection error|not queryable|Connection ended/i.test(error.message);
 }

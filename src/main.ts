@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { startApp } from './app.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { StartupError } from './db/database.ts';
-import { describeError } from './http/server.ts';
+import { describeError } from './logging.ts';
 import { createLogger } from './logger.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');

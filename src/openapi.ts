@@ -15,6 +15,13 @@ export function createOpenApiDocument(router: AppRouter, version: string): Docum
       'Patient records. REST routes follow json-server 0.17.4 conventions; the typed API is tRPC under /trpc.',
     version,
     baseUrl: '/',
+    securitySchemes: {
+      bearerAuth: {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'Required on patient routes when the server is started with API_TOKENS; otherwise the API is open.',
+      },
+    },
   });
   for (const procedure of Object.values(router._def.procedures)) {
     const meta = (procedure as { _def: { meta?: { openapi?: { method: string; path: string }; rest?: { successStatus?: number } } } })._def.meta;

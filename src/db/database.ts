@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MikroORM } from '@mikro-orm/postgresql';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import { createOrmOptions } from './orm-options.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
@@ -24,11 +26,18 @@ export interface OpenDatabaseOptions {
   poolMax: number;
   migrateOnStart: boolean;
   logger: Logger;
+  timeouts?: { statementMs: number; acquireMs: number; connectMs: number };
+  /** How long to wait for an unreachable database at start before giving up (0: no wait). */
+  startupWaitMs?: number;
 }
 
+/** Advisory lock key that serialises migrations between instances starting together. */
+const MIGRATION_LOCK = 'health-management-api:migrations';
+
 /**
- * With a URL: connect to that PostgreSQL server and refuse to start while migrations are pending
- * (unless `migrateOnStart`). Without one: start the embedded PGlite server and migrate it.
+ * With a URL: connect to that PostgreSQL server (waiting up to `startupWaitMs` for it), and refuse
+ * to start while migrations are pending unless `migrateOnStart`. Without one: start the embedded
+ * PGlite server and migrate it.
  */
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
@@ -40,15 +49,60 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   let orm: MikroORM | undefined;
   try {
     orm = await MikroORM.init(
-      createOrmOptions({ clientUrl, poolMax: opts.poolMax, log: (message) => opts.logger.debug({ component: 'orm' }, message) }),
+      createOrmOptions({
+        clientUrl,
+        poolMax: opts.poolMax,
+        ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
+        log: (message) => opts.logger.debug({ component: 'orm' }, message),
+      }),
     );
-    await applyMigrations(orm, { apply: Boolean(embedded) || opts.migrateOnStart, logger: opts.logger });
+    const db = createDatabase(orm, embedded);
+    if (!embedded) await waitForDatabase(db, opts.startupWaitMs ?? 0, opts.logger);
+    if (embedded) await applyMigrations(orm, { apply: true, logger: opts.logger });
+    else if (opts.migrateOnStart) await withMigrationLock(clientUrl, () => applyMigrations(orm!, { apply: true, logger: opts.logger }));
+    else await applyMigrations(orm, { apply: false, logger: opts.logger });
+    return db;
   } catch (error) {
     await orm?.close(true).catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
     throw error;
   }
-  return createDatabase(orm, embedded);
+}
+
+/**
+ * Start-up policy when the database is unreachable: retry for `waitMs`, then stop with a clear
+ * message (never hang silently). A supervisor restarting the process gives the retry loop.
+ */
+async function waitForDatabase(db: Database, waitMs: number, logger: Logger) {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 1; ; attempt++) {
+    if (await db.ping(2_000)) return;
+    if (Date.now() >= deadline) {
+      throw new StartupError(
+        `Cannot reach the database named by DATABASE_URL (waited ${waitMs} ms). ` +
+          'Check that PostgreSQL is running and reachable, then start again.',
+      );
+    }
+    logger.warn({ attempt }, 'database not reachable yet: retrying');
+    await sleep(Math.min(1_000, Math.max(0, deadline - Date.now())));
+  }
+}
+
+/**
+ * Holds a PostgreSQL advisory lock on a connection of its own while `fn` runs, so instances
+ * started together apply each migration exactly once (the second waits, then finds none pending).
+ */
+async function withMigrationLock<T>(clientUrl: string, fn: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: clientUrl, application_name: 'health-management-api:migrate' });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    await client.query('select pg_advisory_lock(hashtext($1))', [MIGRATION_LOCK]);
+    return await fn();
+  } finally {
+    await client.query('select pg_advisory_unlock(hashtext($1))', [MIGRATION_LOCK]).catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
 }
 
 async function applyMigrations(orm: MikroORM, { apply, logger }: { apply: boolean; logger: Logger }) {

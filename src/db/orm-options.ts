@@ -12,6 +12,8 @@ export const SEEDERS_DIR = root('seeders');
 export interface OrmOptionsInput {
   clientUrl: string;
   poolMax: number;
+  /** Time limits; defaults suit the CLI (no statement timeout for long migrations). */
+  timeouts?: { statementMs: number; acquireMs: number; connectMs: number };
   /** Receives MikroORM's own messages (migrations applied, ...); default: the console. */
   log?: (message: string) => void;
 }
@@ -20,7 +22,7 @@ export interface OrmOptionsInput {
  * The one MikroORM configuration, shared by the server, the CLI (`mikro-orm.config.ts`) and tests.
  * `debug` stays off: MikroORM's query log prints parameter values, i.e. patient data.
  */
-export function createOrmOptions({ clientUrl, poolMax, log }: OrmOptionsInput): Options {
+export function createOrmOptions({ clientUrl, poolMax, log, timeouts }: OrmOptionsInput): Options {
   return defineConfig({
     clientUrl,
     entities: [Patient],
@@ -30,7 +32,28 @@ export function createOrmOptions({ clientUrl, poolMax, log }: OrmOptionsInput): 
     allowGlobalContext: false,
     ensureDatabase: false,
     discovery: { warnWhenNoEntities: true },
-    pool: { min: 0, max: poolMax },
+    // Bounded waits: a request fails fast (503) instead of hanging when the database is away.
+    pool: { min: 0, max: poolMax, ...(timeouts ? { acquireTimeoutMillis: timeouts.acquireMs } : {}) },
+    driverOptions: {
+      // knex reports pool/connection trouble through its own logger (console by default).
+      log: {
+        warn: () => log?.('database connection warning'),
+        error: () => log?.('database connection error'),
+        deprecate: () => undefined,
+        debug: () => undefined,
+      },
+      connection: {
+        application_name: 'health-management-api',
+        keepAlive: true,
+        ...(timeouts
+          ? {
+              statement_timeout: timeouts.statementMs,
+              query_timeout: timeouts.statementMs + 1000,
+              connectionTimeoutMillis: timeouts.connectMs,
+            }
+          : {}),
+      },
+    },
     extensions: [Migrator, SeedManager],
     migrations: {
       path: MIGRATIONS_DIR,

@@ -6,6 +6,9 @@ export interface Routes {
   docs: (method: string, path: string) => HttpResponse;
 }
 
+/** What a 503 (database unavailable, shutting down) tells clients to wait before retrying. */
+const RETRY_AFTER_SECONDS = '5';
+
 /** Headers for every response that can carry patient data: never cached, never sniffed. */
 const NO_STORE = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
 
@@ -18,6 +21,8 @@ export function createRequestHandler({ trpc, rest, docs }: Routes) {
     }
     const response = path === '/trpc' || path.startsWith('/trpc/') ? await trpc(req) : await rest(req);
     Object.assign(response.headers, NO_STORE);
+    if (response.status === 503) response.headers['retry-after'] = RETRY_AFTER_SECONDS;
+    if (response.status === 401) response.headers['www-authenticate'] = 'Bearer';
     return response;
   };
 }

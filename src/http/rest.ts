@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { CreateContext } from '../trpc/context.ts';
 import type { RestMeta } from '../trpc/init.ts';
 import type { AppRouter } from '../trpc/router.ts';
-import { describeError } from './server.ts';
+import { describeError } from '../logging.ts';
 import { JSON_CONTENT_TYPE, type HttpRequest, type HttpResponse } from './types.ts';
 
 export interface RestHandlerOptions {
@@ -26,7 +26,7 @@ export function createRestHandler({ router, createContext, logger }: RestHandler
     router,
     createContext: ({ req }) => {
       const r = req as unknown as { requestId: string; url: string; headers: Record<string, string> };
-      return createContext({ requestId: r.requestId, url: r.url, host: r.headers.host });
+      return createContext({ requestId: r.requestId, url: r.url, host: r.headers.host, authorization: r.headers.authorization });
     },
     responseMeta: ({ paths, data, errors, ctx }) => {
       if (errors.length > 0) return {};
@@ -34,7 +34,8 @@ export function createRestHandler({ router, createContext, logger }: RestHandler
       const result = data[0];
       return { status: meta?.status?.(result) ?? meta?.successStatus ?? 200, headers: { ...ctx?.responseHeaders } };
     },
-    onError: ({ error, path }) => {
+    onError: ({ error, path, req }) => {
+      (req as unknown as { failed: boolean }).failed = true;
       if (error.code === 'INTERNAL_SERVER_ERROR') {
         logger.error({ path, err: describeError(error.cause ?? error) }, 'REST procedure failed');
       }
@@ -45,7 +46,7 @@ export function createRestHandler({ router, createContext, logger }: RestHandler
     const { req, res, result } = toNodePair(request);
     await handle(req as never, res as never);
     const response = await result;
-    if (response.status >= 400) response.body = toErrorBody(response.status, response.body);
+    if (req.failed) response.body = toErrorBody(response.status, response.body);
     return response;
   };
 }
@@ -94,6 +95,8 @@ function toNodePair(request: HttpRequest) {
     url: request.query ? `${request.path}?${request.query}` : request.path,
     headers: request.headers,
     requestId: request.requestId,
+    /** Set by onError: the body is an error envelope to reduce. */
+    failed: false,
     get body() {
       if (parseFailed) throw new TRPCError({ code: 'PARSE_ERROR', message: 'Failed to parse request body' });
       return parsed;

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import uWS from 'uWebSockets.js';
 import type { Cors } from './cors.ts';
+import { describeError } from '../logging.ts';
 import type { RouteTemplate } from './routes.ts';
 import { errorResponse, type Handler, type HttpRequest, type HttpResponse } from './types.ts';
 
@@ -15,6 +16,8 @@ export interface HttpServerOptions {
   maxBodyBytes: number;
   /** Maps a path to the template it is logged under. */
   routeTemplate: RouteTemplate;
+  /** A request body must arrive within this time (slow-drip clients get 408). */
+  requestTimeoutMs: number;
 }
 
 export interface HttpServer {
@@ -48,7 +51,7 @@ interface RequestState {
  * `HttpRequest`/`HttpResponse`.
  * @see https://github.com/uNetworking/uWebSockets.js/blob/master/examples/AsyncFunction.js
  */
-export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTemplate }: HttpServerOptions): HttpServer {
+export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTemplate, requestTimeoutMs }: HttpServerOptions): HttpServer {
   const app = uWS.App();
   let listenSocket: uWS.us_listen_socket | null = null;
   let closing = false;
@@ -119,7 +122,7 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
     });
 
     if (closing) {
-      finish(res, state, meta, errorResponse(503, 'SERVICE_UNAVAILABLE', 'Server is shutting down'), started, true);
+      finish(res, state, meta, errorResponse(503, 'SERVICE_UNAVAILABLE', 'Server is shutting down', { 'retry-after': '5' }), started, true);
       return;
     }
     if (method === 'OPTIONS') {
@@ -152,16 +155,24 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
     }
     const chunks: Buffer[] = [];
     let size = 0;
+    // A body that trickles in too slowly ties up a connection: cut it off.
+    const timer = setTimeout(() => {
+      if (!state.dispatched) finish(res, state, meta, errorResponse(408, 'TIMEOUT', 'Request body not received in time'), started, true);
+    }, requestTimeoutMs);
     res.onData((chunk, isLast) => {
       if (state.finished) return;
       size += chunk.byteLength;
       if (size > maxBodyBytes) {
+        clearTimeout(timer);
         finish(res, state, meta, tooLarge(maxBodyBytes), started, true);
         return;
       }
       // The ArrayBuffer is only valid during this callback: copy it.
       chunks.push(Buffer.from(new Uint8Array(chunk)));
-      if (isLast) dispatch(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+      if (isLast) {
+        clearTimeout(timer);
+        dispatch(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+      }
     });
   });
 
@@ -205,12 +216,4 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
 
 function tooLarge(limit: number): HttpResponse {
   return errorResponse(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds the limit of ${limit} bytes`);
-}
-
-export function describeError(error: unknown): { type: string; code?: string } {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return { type: error.name, ...(typeof code === 'string' ? { code } : {}) };
-  }
-  return { type: typeof error };
 }

@@ -2,7 +2,7 @@ import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import type { Logger } from 'pino';
 import type { CreateContext } from '../trpc/context.ts';
 import type { AppRouter } from '../trpc/router.ts';
-import { describeError } from './server.ts';
+import { describeError } from '../logging.ts';
 import type { HttpRequest, HttpResponse } from './types.ts';
 
 export interface TrpcHandlerOptions {
@@ -28,7 +28,12 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize 
       req,
       router,
       maxBatchSize,
-      createContext: () => createContext({ requestId: request.requestId, url: url.slice(url.indexOf('/', 8)), host: request.headers.host }),
+      createContext: () => createContext({
+          requestId: request.requestId,
+          url: url.slice(url.indexOf('/', 8)),
+          host: request.headers.host,
+          authorization: request.headers.authorization,
+        }),
       onError: ({ error, path }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') {
           logger.error({ path, err: describeError(error.cause ?? error) }, 'tRPC procedure failed');

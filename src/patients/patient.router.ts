@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { publicProcedure, router } from '../trpc/init.ts';
+import { protectedProcedure as procedure, router } from '../trpc/init.ts';
 import { jsonServerHeaders, jsonServerListInput, parseJsonServerQuery } from './patient.query.jsonserver.ts';
 import {
   patientIdInput,
@@ -13,7 +13,7 @@ import { createPatientService } from './patient.service.ts';
 
 const TAGS = ['patients'];
 const openapi = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: `/${string}`, summary: string, description?: string) => ({
-  openapi: { method, path, tags: TAGS, summary, protect: false, ...(description ? { description } : {}) },
+  openapi: { method, path, tags: TAGS, summary, protect: true, ...(description ? { description } : {}) },
 });
 
 /**
@@ -21,7 +21,7 @@ const openapi = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: `/${
  * json-server-compatible REST under /patients; `search` is the typed twin of the list filters.
  */
 export const patientRouter = router({
-  list: publicProcedure
+  list: procedure
     .meta(
       openapi(
         'GET',
@@ -40,7 +40,7 @@ export const patientRouter = router({
       return items;
     }),
 
-  search: publicProcedure
+  search: procedure
     .input(patientSearchInput)
     .output(patientSearchOutput)
     .query(async ({ ctx, input }) => {
@@ -48,13 +48,13 @@ export const patientRouter = router({
       return { items, total: total ?? items.length };
     }),
 
-  byId: publicProcedure
+  byId: procedure
     .meta(openapi('GET', '/patients/{id}', 'Get one patient', '404 `{}` when no patient has this id.'))
     .input(patientIdInput)
     .output(patientOutput)
     .query(({ ctx, input }) => createPatientService(ctx.em).byId(input.id)),
 
-  create: publicProcedure
+  create: procedure
     .meta({
       ...openapi('POST', '/patients', 'Create a patient', 'Responds 201 with the stored patient and a Location header.'),
       rest: { successStatus: 201 },
@@ -68,19 +68,19 @@ export const patientRouter = router({
       return created;
     }),
 
-  replace: publicProcedure
+  replace: procedure
     .meta(openapi('PUT', '/patients/{id}', 'Replace a patient', 'Every field is required; the id cannot change.'))
     .input(patientReplaceInput)
     .output(patientOutput)
     .mutation(({ ctx, input: { id, ...fields } }) => createPatientService(ctx.em).replace(id, fields)),
 
-  update: publicProcedure
+  update: procedure
     .meta(openapi('PATCH', '/patients/{id}', 'Change some fields of a patient', 'The id cannot change.'))
     .input(patientPatchInput)
     .output(patientOutput)
     .mutation(({ ctx, input: { id, ...fields } }) => createPatientService(ctx.em).update(id, fields)),
 
-  delete: publicProcedure
+  delete: procedure
     .meta(openapi('DELETE', '/patients/{id}', 'Delete a patient', 'Responds 200 `{}` like json-server.'))
     .input(patientIdInput)
     .output(z.object({}))

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { TokenCheck } from '../auth.ts';
 import type { Database } from '../db/database.ts';
 
 /** What every procedure receives. */
@@ -11,21 +12,25 @@ export interface Context {
   http: { url: string; host: string | undefined };
   /** Headers a procedure wants on its REST response (X-Total-Count, Link, Location...). */
   responseHeaders: Record<string, string>;
+  /** The request may use patient routes (auth off, or a valid bearer token). */
+  authorized: boolean;
 }
 
 export interface RequestInfo {
   requestId: string;
   url: string;
   host: string | undefined;
+  authorization: string | undefined;
 }
 
-export function createContextFactory({ db }: { db: Database }) {
-  return ({ requestId, url, host }: RequestInfo): Context => ({
+export function createContextFactory({ db, tokens }: { db: Database; tokens: TokenCheck }) {
+  return ({ requestId, url, host, authorization }: RequestInfo): Context => ({
     em: db.orm.em.fork() as EntityManager,
     db,
     requestId,
     http: { url, host },
     responseHeaders: {},
+    authorized: tokens.allows(authorization),
   });
 }
 

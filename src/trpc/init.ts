@@ -1,4 +1,4 @@
-import { initTRPC } from '@trpc/server';
+import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { toApiError } from '../errors.ts';
@@ -54,4 +54,10 @@ const errorBoundary = t.middleware(async ({ next }) => {
 
 export const router = t.router;
 export const publicProcedure = t.procedure.use(errorBoundary);
+
+/** Patient data: needs a valid bearer token when API_TOKENS is set (checked before the input). */
+export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.authorized) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid bearer token' });
+  return next();
+});
 export const createCallerFactory = t.createCallerFactory;
