@@ -39,6 +39,10 @@ export function toApiError(error: unknown): TRPCError {
   if (cause instanceof DriverException && (cause as { code?: unknown }).code === INVALID_REGEX) {
     return new TRPCError({ code: 'BAD_REQUEST', message: 'Invalid regular expression in a _like filter', cause });
   }
+  if (cause instanceof DriverException && /^22/.test(String((cause as { code?: unknown }).code))) {
+    // SQLSTATE class 22, data exception: a value the column cannot hold.
+    return new TRPCError({ code: 'BAD_REQUEST', message: 'A value is out of range for its field', cause });
+  }
   if (cause instanceof DriverException && (cause as { code?: unknown }).code === QUERY_CANCELED) {
     return new TRPCError({ code: 'GATEWAY_TIMEOUT', message: 'Database query timed out', cause });
   }

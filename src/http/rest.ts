@@ -74,6 +74,16 @@ function toErrorBody(status: number, body: string | Uint8Array): string {
   }
 }
 
+/**
+ * The query as trpc-to-openapi expects it (`key -> values`), in an object without a prototype:
+ * its own parser indexes a plain `{}` by key, so `?toString=` or `?constructor=` made it crash.
+ */
+function parseQuery(query: string): Record<string, string[]> {
+  const out = Object.create(null) as Record<string, string[]>;
+  for (const [key, value] of new URLSearchParams(query)) (out[key] ??= []).push(value);
+  return out;
+}
+
 /** Just enough of Node's IncomingMessage/ServerResponse for trpc-to-openapi. */
 function toNodePair(request: HttpRequest) {
   let parsed: unknown;
@@ -94,6 +104,7 @@ function toNodePair(request: HttpRequest) {
     method: request.method,
     url: request.query ? `${request.path}?${request.query}` : request.path,
     headers: request.headers,
+    query: parseQuery(request.query),
     requestId: request.requestId,
     /** Set by onError: the body is an error envelope to reduce. */
     failed: false,

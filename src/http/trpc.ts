@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { CreateContext } from '../trpc/context.ts';
 import type { AppRouter } from '../trpc/router.ts';
 import { describeError } from '../logging.ts';
-import type { HttpRequest, HttpResponse } from './types.ts';
+import { JSON_CONTENT_TYPE, type HttpRequest, type HttpResponse } from './types.ts';
 
 export interface TrpcHandlerOptions {
   router: AppRouter;
@@ -44,6 +44,8 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize 
     response.headers.forEach((value, name) => {
       headers[name] = value;
     });
+    // A few of tRPC's early error answers (415) leave fetch's text/plain default; the body is JSON.
+    if (!headers['content-type'] || headers['content-type'].startsWith('text/plain')) headers['content-type'] = JSON_CONTENT_TYPE;
     return { status: response.status, headers, body: new Uint8Array(await response.arrayBuffer()) };
   };
 }

@@ -23,7 +23,8 @@ export const patientFields = {
   age: z.number().int().pipe(z.number().min(MIN_AGE).max(MAX_AGE)),
   gender: z.enum(GENDERS),
   medicalCondition: text(255),
-  lastVisit: z.iso.date(),
+  // PostgreSQL dates start at year 1 (zod's ISO date also allows 0000).
+  lastVisit: z.iso.date().refine((d) => !d.startsWith('0000'), 'year must be 0001 or later'),
 };
 
 /** What a client sends to create a patient. Unknown keys (an `id`, timestamps) are rejected. */

@@ -1,7 +1,8 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { OpenApiMeta } from 'trpc-to-openapi';
-import { toApiError } from '../errors.ts';
+import { DriverException } from '@mikro-orm/core';
+import { BadRequestError, toApiError } from '../errors.ts';
 import type { Context } from './context.ts';
 
 /** REST-only response details that a procedure's meta can ask for. */
@@ -26,11 +27,10 @@ const t = initTRPC
     transformer: superjson,
     isDev: false,
     errorFormatter({ shape, error }) {
-      const isInternal = error.code === 'INTERNAL_SERVER_ERROR';
       const zodIssues = error.code === 'BAD_REQUEST' && isZodError(error.cause) ? error.cause.issues : undefined;
       return {
         code: shape.code,
-        message: isInternal ? 'Internal server error' : shape.message,
+        message: safeMessage(error, shape.message),
         data: {
           code: shape.data.code,
           httpStatus: shape.data.httpStatus,
@@ -40,6 +40,23 @@ const t = initTRPC
       };
     },
   });
+
+/**
+ * The message a client may see. Ours are written for clients; a message that comes from a
+ * JavaScript error deep in a library (`Cannot destructure property...`) or from an internal
+ * failure is replaced by a fixed one.
+ */
+function safeMessage(error: TRPCError, message: string): string {
+  if (error.code === 'INTERNAL_SERVER_ERROR') return 'Internal server error';
+  const cause = error.cause;
+  if (isZodError(cause)) return 'Input validation failed';
+  if (error.code !== 'BAD_REQUEST' && error.code !== 'PARSE_ERROR') return message;
+  if (cause instanceof SyntaxError) return 'Failed to parse request body';
+  if (cause instanceof Error && !(cause instanceof TRPCError) && !(cause instanceof BadRequestError) && !(cause instanceof DriverException)) {
+    return 'Invalid request';
+  }
+  return message;
+}
 
 function isZodError(e: unknown): e is Error & { issues: unknown[] } {
   return e instanceof Error && e.name === 'ZodError' && Array.isArray((e as { issues?: unknown }).issues);
