@@ -44,9 +44,59 @@ describe('logs', () => {
     await client.patient.create.mutate(marked({ patientID: `${MARKER}-4` }) as never).catch(() => undefined);
     await client.patient.create.mutate(marked({ patientID: `${MARKER}-5`, gender: MARKER }) as never).catch(() => undefined);
     await client.patient.list.query();
+    await client.patient.search.query({ q: MARKER, filter: { name: { like: MARKER, eq: MARKER } } });
+    await client.patient.search.query({ filter: { name: { like: `(${MARKER}` } } }).catch(() => undefined);
     expect((await fetch(`${t.baseUrl}/trpc/${MARKER}`)).status).toBe(404);
+    // Every single-record route, valid and invalid, on both surfaces.
+    const [first] = await client.patient.list.query();
+    const id = first!.id;
+    const send = (method: string, path: string, body?: unknown) =>
+      fetch(`${t.baseUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    expect((await send('GET', `/patients/${id}`)).status).toBe(200);
+    expect((await send('PUT', `/patients/${id}`, marked({ patientID: `${MARKER}-6` }))).status).toBe(200);
+    expect((await send('PUT', `/patients/${id}`, marked({ age: MARKER }))).status).toBe(400);
+    expect((await send('PATCH', `/patients/${id}`, { name: `${MARKER} again` })).status).toBe(200);
+    expect((await send('PATCH', `/patients/${id}`, { lastVisit: MARKER })).status).toBe(400);
+    expect((await send('PATCH', `/patients/${MARKER}`, { name: MARKER })).status).toBe(404);
+    expect((await send('GET', `/patients?name_like=(${MARKER}`)).status).toBe(400);
+    expect((await send('GET', `/patients?_limit=${MARKER}`)).status).toBe(400);
+    await client.patient.byId.query({ id });
+    await client.patient.update.mutate({ id, medicalCondition: `${MARKER} changed` });
+    await client.patient.replace.mutate({ id, ...(marked({ patientID: `${MARKER}-7` }) as object) } as never);
+    await client.patient.update.mutate({ id, age: -1 }).catch(() => undefined);
+    expect((await send('DELETE', `/patients/${id}`)).status).toBe(200);
+    await client.patient.delete.mutate({ id }).catch(() => undefined);
     expect(t.logs.length).toBeGreaterThan(10);
     const all = t.logs.join('\n');
     expect(t.logs.filter((l) => l.includes(MARKER))).toEqual([]);
+  });
+});
+
+describe('the server process', () => {
+  it('writes no marker to stdout or stderr at trace level, whatever the requests', async () => {
+    const { createTestDatabase } = await import('./support/database.ts');
+    const { startServerProcess } = await import('./support/process.ts');
+    const db = await createTestDatabase();
+    const server = startServerProcess({ DATABASE_URL: db.url, MIGRATE_ON_START: 'true', LOG_LEVEL: 'trace' });
+    try {
+      const base = `http://127.0.0.1:${await server.listening}`;
+      const send = (method: string, path: string, body?: unknown) =>
+        fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      expect((await send('POST', '/patients', marked())).status).toBe(201);
+      expect((await send('POST', '/patients', marked())).status).toBe(409);
+      expect((await send('POST', '/patients', marked({ age: MARKER }))).status).toBe(400);
+      expect((await send('PATCH', '/patients/1', { name: `${MARKER}!` })).status).toBe(200);
+      expect((await send('PUT', '/patients/1', marked({ lastVisit: `${MARKER}` }))).status).toBe(400);
+      expect((await send('GET', `/patients?q=${MARKER}&name_like=(${MARKER}`)).status).toBe(400);
+      expect((await send('GET', `/patients/${MARKER}`)).status).toBe(404);
+      expect((await send('GET', `/trpc/patient.list?input=${encodeURIComponent(JSON.stringify({ json: { q: MARKER } }))}`)).status).toBe(200);
+      expect((await send('DELETE', '/patients/1')).status).toBe(200);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      await db.drop();
+    }
+    expect(server.output()).toContain('"msg":"request"');
+    expect(server.output()).not.toContain(MARKER);
   });
 });

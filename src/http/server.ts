@@ -81,7 +81,7 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
         for (const name in headers) {
           if (name !== 'content-length') res.writeHeader(name, headers[name] as string);
         }
-        if (closing || closeConnection) res.writeHeader('connection', 'close');
+        // end(..., true) makes uWS send `Connection: close` and close the socket after the reply.
         res.end(response.body, closing || closeConnection);
       });
     }

@@ -209,7 +209,7 @@ function pageUrl(fullUrl: string, page: NonNullable<Paging['page']>, n: number):
 
 /** The REST list input: every documented json-server parameter, and any other key passed through. */
 function documentedParams() {
-  const param = (description: string) => z.array(z.string()).optional().describe(description);
+  const param = (description: string) => z.union([z.string(), z.array(z.string())]).optional().describe(description);
   const shape: Record<string, ReturnType<typeof param>> = {};
   for (const f of PATIENT_FIELDS) {
     shape[f] = param(`${f} equals the value (exact, case-sensitive; repeat for OR)`);
