@@ -26,6 +26,8 @@ export interface App {
    * close the database. Resolves true when everything finished in time.
    */
   stop(): Promise<boolean>;
+  /** Drops every connection at once (a forced stop). */
+  kill(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -45,7 +47,7 @@ export async function startApp({ config, logger }: StartOptions): Promise<App> {
     startupWaitMs: config.startupDbWaitMs,
   });
   try {
-    if (db.kind === 'embedded' && db.created) await seedEmbedded(db, config.dbJsonPath, logger);
+    if (db.kind === 'embedded' && db.created) await seedNewDatabase(db, config.dbJsonPath, logger);
     const tokens = createTokenCheck(config.apiTokens);
     const createContext = createContextFactory({ db, tokens });
     const handler = createRequestHandler({
@@ -71,6 +73,10 @@ export async function startApp({ config, logger }: StartOptions): Promise<App> {
     return {
       port,
       db,
+      async kill() {
+        await server.close(0);
+        await db.close().catch(() => undefined);
+      },
       stop() {
         stopping ??= (async () => {
           const drained = await server.close(config.shutdownGraceMs);
@@ -91,7 +97,7 @@ function isLoopback(host: string): boolean {
 }
 
 /** First start of the embedded database: import the sample json-server file so there is data. */
-async function seedEmbedded(db: Database, path: string, logger: Logger) {
+export async function seedNewDatabase(db: Database, path: string, logger: Logger) {
   const report = await importPatients(db.orm.em.fork(), await readSeedFile(path));
   for (const line of formatImportProblems(report)) logger.warn(line);
   logger.info(formatImportSummary(report));

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -41,6 +42,7 @@ export const configSchema = z.object({
   DB_CONNECT_TIMEOUT_MS: positiveInt(60_000).default(2_000),
   STARTUP_DB_WAIT_MS: z.coerce.number().int().min(0).max(10 * 60_000).default(10_000),
   REQUEST_TIMEOUT_MS: positiveInt(10 * 60_000).default(10_000),
+  WORKERS: positiveInt(64).default(() => availableParallelism()),
   API_TOKENS: z
     .string()
     .default('')
@@ -71,6 +73,8 @@ export type Config = Readonly<{
   dbConnectTimeoutMs: number;
   startupDbWaitMs: number;
   requestTimeoutMs: number;
+  /** HTTP worker threads sharing the port (default: the number of cores). */
+  workers: number;
   /** Bearer tokens accepted on patient routes; empty: the API is open. */
   apiTokens: readonly string[];
 }>;
@@ -108,6 +112,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     dbConnectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
     startupDbWaitMs: e.STARTUP_DB_WAIT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    workers: e.WORKERS,
     apiTokens: Object.freeze([...e.API_TOKENS]),
   });
 }

@@ -5,11 +5,11 @@ import pino, { type Logger } from 'pino';
  * a query value or a patient field. Error objects are reduced to their class and code before
  * logging, because driver messages can quote values.
  */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export function createLogger(level: string, destination?: pino.DestinationStream, fields: Record<string, unknown> = {}): Logger {
   return pino(
     {
       level,
-      base: { service: 'health-management-api' },
+      base: { service: 'health-management-api', ...fields },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

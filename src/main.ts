@@ -1,9 +1,10 @@
 /**
  * The entry point, and the only module with side effects: read the environment, start the
- * service, and stop it cleanly on SIGTERM/SIGINT.
+ * service (one process, or WORKERS threads sharing the port), stop it cleanly on SIGTERM/SIGINT.
  */
 import { existsSync } from 'node:fs';
 import { startApp } from './app.ts';
+import { startCluster } from './cluster.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { StartupError } from './db/database.ts';
 import { describeError } from './logging.ts';
@@ -22,19 +23,21 @@ try {
 
 const logger = createLogger(config.logLevel);
 
+const exit = (code: number): never => {
+  logger.flush();
+  process.exit(code);
+};
 const fail = (message: string, error: unknown) => {
   logger.fatal({ err: describeError(error) }, message);
-  logger.flush();
-  process.exit(1);
+  return exit(1);
 };
 process.on('unhandledRejection', (error) => fail('unhandled promise rejection', error));
 process.on('uncaughtException', (error) => fail('uncaught exception', error));
 
-const app = await startApp({ config, logger }).catch((error: unknown) => {
+const service = await (config.workers > 1 ? startCluster(config, logger) : startApp({ config, logger })).catch((error: unknown) => {
   if (error instanceof StartupError) {
     logger.fatal(error.message);
-    logger.flush();
-    process.exit(1);
+    return exit(1);
   }
   return fail('start-up failed', error);
 });
@@ -44,21 +47,19 @@ const shutdown = (signal: NodeJS.Signals) => {
   signals++;
   if (signals > 1) {
     logger.warn({ signal }, 'second signal: exiting now');
-    logger.flush();
-    process.exit(1);
+    void service.kill().finally(() => exit(1));
+    return;
   }
-  logger.info({ signal, inFlight: 'draining' }, 'shutting down');
+  logger.info({ signal }, 'shutting down');
   const deadline = setTimeout(() => {
     logger.error('shutdown grace period expired: exiting');
-    logger.flush();
-    process.exit(1);
-  }, config.shutdownGraceMs + 2000);
+    void service.kill().finally(() => exit(1));
+  }, config.shutdownGraceMs + 3000);
   deadline.unref();
-  app.stop().then(
+  service.stop().then(
     (drained) => {
       logger.info({ drained }, 'stopped');
-      logger.flush();
-      process.exit(drained ? 0 : 1);
+      exit(drained ? 0 : 1);
     },
     (error: unknown) => fail('shutdown failed', error),
   );

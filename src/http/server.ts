@@ -159,6 +159,7 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
     const timer = setTimeout(() => {
       if (!state.dispatched) finish(res, state, meta, errorResponse(408, 'TIMEOUT', 'Request body not received in time'), started, true);
     }, requestTimeoutMs);
+    timer.unref();
     res.onData((chunk, isLast) => {
       if (state.finished) return;
       size += chunk.byteLength;

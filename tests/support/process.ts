@@ -60,10 +60,18 @@ export function startServerProcess(env: Record<string, string | undefined>): Ser
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const listening = new Promise<number>((resolve, reject) => {
+    // Ready when the single process logs "listening", or the primary of a cluster "cluster listening".
     const onData = (c: Buffer) => {
       out += c.toString();
-      const match = /"port":(\d+),[^\n]*"msg":"listening"/.exec(out);
-      if (match) resolve(Number(match[1]));
+      for (const line of out.split('\n')) {
+        if (!line.includes('listening')) continue;
+        try {
+          const entry = JSON.parse(line) as { msg?: string; port?: number; worker?: number };
+          if ((entry.msg === 'listening' && entry.worker === undefined) || entry.msg === 'cluster listening') resolve(Number(entry.port));
+        } catch {
+          // not a complete JSON line yet
+        }
+      }
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);

@@ -1,0 +1,266 @@
+/**
+ * `npm run bench`: this service (REST and tRPC) against json-server 0.17.4 and a hand-written
+ * node:http + pg server, on the same machine, the same PostgreSQL and the same patients, driven in
+ * turn by autocannon, interleaved, several repetitions; prints medians.
+ *
+ *   npm run bench                                   # everything (about 25 minutes)
+ *   npm run bench -- --scenario get-all-1000 --connections 50 --duration 3 --reps 1
+ *
+ * Options: --scenario a,b  --connections 50,256  --duration <s>  --reps <n>  --workers <n>
+ *          --peers ours,json-server,node-pg
+ * Env: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres; a database
+ * hm_bench_<pid> is created there and dropped at the end).
+ * Not a test: it reports what it measured and asserts nothing.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { ROOT } from '../support/process.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    scenario: { type: 'string' },
+    connections: { type: 'string', default: '50,256' },
+    duration: { type: 'string', default: '5' },
+    reps: { type: 'string', default: '3' },
+    workers: { type: 'string' },
+    peers: { type: 'string', default: 'ours,json-server,node-pg' },
+  },
+});
+
+type Peer = 'ours' | 'json-server' | 'node-pg';
+interface Scenario {
+  name: string;
+  rows: number;
+  method: 'GET' | 'POST' | 'PATCH';
+  /** Path on each peer (tRPC for ours in trpc-list). */
+  path: (peer: Peer) => string;
+  body?: () => string;
+}
+
+const newPatient = (i: number) =>
+  JSON.stringify({ patientID: `W${process.pid}-${i}`, name: 'Bench Mark', age: 33, gender: 'Female', medicalCondition: 'Load', lastVisit: '2024-05-05' });
+let counter = 0;
+
+const SCENARIOS: Scenario[] = [
+  { name: 'get-all-3', rows: 3, method: 'GET', path: () => '/patients' },
+  { name: 'get-all-1000', rows: 1000, method: 'GET', path: () => '/patients' },
+  { name: 'get-all-10000', rows: 10_000, method: 'GET', path: () => '/patients' },
+  { name: 'page-100k', rows: 100_000, method: 'GET', path: () => '/patients?gender=Female&_sort=name&_page=50&_limit=20' },
+  { name: 'get-by-id', rows: 1000, method: 'GET', path: () => '/patients/500' },
+  { name: 'post', rows: 1000, method: 'POST', path: () => '/patients', body: () => newPatient(counter++) },
+  { name: 'patch', rows: 1000, method: 'PATCH', path: () => '/patients/500', body: () => JSON.stringify({ age: 20 + (counter++ % 50) }) },
+  { name: 'health', rows: 3, method: 'GET', path: () => '/health' },
+  {
+    name: 'trpc-list-1000',
+    rows: 1000,
+    method: 'GET',
+    path: (peer) => (peer === 'ours' ? '/trpc/patient.list' : '/patients'),
+  },
+];
+
+const wanted = args.scenario?.split(',');
+const scenarios = SCENARIOS.filter((s) => !wanted || wanted.includes(s.name));
+const connectionCounts = args.connections!.split(',').map(Number);
+const duration = Number(args.duration);
+const reps = Number(args.reps);
+const peers = args.peers!.split(',') as Peer[];
+const workers = args.workers ?? String(availableParallelism());
+
+const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const dbName = `hm_bench_${process.pid}`;
+const dbUrl = (() => {
+  const u = new URL(adminUrl);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+})();
+
+async function sql(url: string, text: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text)).rows as Record<string, unknown>[];
+  } finally {
+    await client.end();
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(url: string, child: ChildProcess) {
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
+    try {
+      await fetch(url);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`${url} did not start`);
+}
+
+/** Rows: a deterministic mix with equal ages, dates and accented names. */
+async function seed(rows: number): Promise<void> {
+  await sql(dbUrl, 'truncate patients restart identity');
+  await sql(
+    dbUrl,
+    `insert into patients (patient_id, name, age, gender, medical_condition, last_visit)
+     select 'B' || lpad(i::text, 6, '0'),
+            (array['John','Jane','Robert','Émilie','ana','Zoë','Omar','Li'])[1 + i % 8] || ' ' || (array['Doe','Smith','Martin','lee','Ångström','Khan'])[1 + (i / 8) % 6],
+            i % 101, (array['Male','Female','Other'])[1 + i % 3],
+            (array['Hypertension','Asthma','Type 2 Diabetes','Migraine'])[1 + i % 4],
+            date '2020-01-01' + (i % 1800)
+     from generate_series(1, ${rows}) as s(i)`,
+  );
+  await sql(dbUrl, 'vacuum analyze patients');
+}
+
+async function exportDbJson(path: string) {
+  const rows = await sql(
+    dbUrl,
+    `select id, patient_id as "patientID", name, age, gender, medical_condition as "medicalCondition", to_char(last_visit, 'YYYY-MM-DD') as "lastVisit" from patients order by id`,
+  );
+  writeFileSync(path, JSON.stringify({ patients: rows }));
+}
+
+/** The environment for peers: no NODE_OPTIONS (npm run sets --import=tsx, which json-server's folder cannot resolve). */
+function peerEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+  return { ...env, ...extra };
+}
+
+interface Running {
+  child: ChildProcess;
+  base: string;
+}
+
+async function start(peer: Peer): Promise<Running> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  let child: ChildProcess;
+  if (peer === 'ours') {
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      stdio: ['ignore', process.env.BENCH_VERBOSE ? 'inherit' : 'ignore', 'inherit'],
+      env: peerEnv({ DATABASE_URL: dbUrl, PORT: String(port), WORKERS: workers, DB_POOL_MAX: '10', LOG_LEVEL: 'info' }),
+    });
+  } else if (peer === 'node-pg') {
+    child = spawn(process.execPath, [join(ROOT, 'tests/bench/baseline-server.mjs')], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: peerEnv({ DATABASE_URL: dbUrl, PORT: String(port) }),
+    });
+  } else {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-json-server-'));
+    await exportDbJson(join(dir, 'db.json'));
+    child = spawn(process.execPath, [join(ROOT, 'node_modules/json-server/lib/cli/bin.js'), '--host', '127.0.0.1', '--port', String(port), '--quiet', 'db.json'], {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: peerEnv({}),
+    });
+  }
+  await waitFor(`${base}/health`, child);
+  return { child, base };
+}
+
+async function stop(r: Running) {
+  r.child.kill('SIGTERM');
+  await new Promise((resolve) => (r.child.exitCode !== null ? resolve(null) : r.child.once('exit', resolve)));
+}
+
+/** Peak resident memory of a process and its threads (VmHWM), in MB. */
+function peakRssMb(pid: number | undefined): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function drive(base: string, s: Scenario, peer: Peer, connections: number): Promise<Sample> {
+  const result = await autocannon({
+    url: base,
+    connections,
+    duration,
+    requests: [
+      {
+        method: s.method,
+        path: s.path(peer),
+        headers: { 'content-type': 'application/json' },
+        ...(s.body ? { setupRequest: (req: autocannon.Request) => ({ ...req, body: s.body!() }) } : {}),
+      },
+    ],
+  });
+  const okStatus = (code: number) => (s.method === 'POST' ? code === 201 : code === 200);
+  const bad = Object.entries(result.statusCodeStats ?? {}).reduce((n, [code, v]) => n + (okStatus(Number(code)) ? 0 : (v as { count: number }).count), 0);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts + bad };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+async function main() {
+  console.log(`bench: ${cpus().length} cores, node ${process.version}, ours with WORKERS=${workers}, ${duration}s x ${reps} reps, connections ${connectionCounts.join('/')}`);
+  await sql(adminUrl, `drop database if exists ${dbName}`);
+  await sql(adminUrl, `create database ${dbName}`);
+  const migrate = spawn(process.execPath, ['--import', 'tsx', 'node_modules/@mikro-orm/cli/cli', 'migration:up'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: peerEnv({ DATABASE_URL: dbUrl }) });
+  await new Promise((r) => migrate.on('exit', r));
+  const report: string[] = [];
+  try {
+    for (const s of scenarios) {
+      for (const connections of connectionCounts) {
+        const samples = new Map<Peer, Sample[]>(peers.map((p) => [p, []]));
+        const rss = new Map<Peer, number>();
+        for (let rep = 0; rep < reps; rep++) {
+          // Interleaved: every peer once per repetition, in a rotating order.
+          const order = peers.map((_, i) => peers[(i + rep) % peers.length]!);
+          for (const peer of order) {
+            await seed(s.rows);
+            const running = await start(peer);
+            try {
+              samples.get(peer)!.push(await drive(running.base, s, peer, connections));
+              rss.set(peer, Math.max(rss.get(peer) ?? 0, peakRssMb(running.child.pid) / (peer === 'ours' ? 1 : 1)));
+            } finally {
+              await stop(running);
+            }
+          }
+        }
+        const ours = median(samples.get('ours')?.map((x) => x.rps) ?? [0]);
+        const lines = peers.map((peer) => {
+          const xs = samples.get(peer)!;
+          const rps = median(xs.map((x) => x.rps));
+          const ratio = peer === 'ours' ? '' : `ours/peer ${(ours / Math.max(rps, 0.001)).toFixed(2)}x`;
+          return `| ${s.name} | ${connections} | ${peer} | ${rps.toFixed(0)} | ${median(xs.map((x) => x.p50))} | ${median(xs.map((x) => x.p99))} | ${xs.reduce((n, x) => n + x.errors, 0)} | ${(rss.get(peer) ?? 0).toFixed(0)} | ${ratio} |`;
+        });
+        for (const line of lines) console.log(line);
+        report.push(...lines);
+      }
+    }
+  } finally {
+    await sql(adminUrl, `drop database if exists ${dbName} with (force)`);
+  }
+  console.log('\n| scenario | c | server | req/s | p50 ms | p99 ms | errors | peak RSS MB | ratio |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const line of report) console.log(line);
+}
+
+await main();
