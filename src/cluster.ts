@@ -47,7 +47,15 @@ export async function startCluster(config: Config, logger: Logger): Promise<Clus
   try {
     // Workers share the port through SO_REUSEPORT, which an ephemeral (0) bind does not take part
     // in: with PORT=0, pick a free port first.
-    const first = await spawn(0, config.port === 0 ? await freePort(config.host) : config.port);
+    let first: { worker: Worker; port: number } | undefined;
+    for (let attempt = 1; !first; attempt++) {
+      try {
+        first = await spawn(0, config.port === 0 ? await freePort(config.host) : config.port);
+      } catch (error) {
+        // Another process can take a free port between our probe and the bind: probe again.
+        if (config.port !== 0 || attempt >= 3) throw error;
+      }
+    }
     workers.push(first.worker);
     const rest = await Promise.allSettled(Array.from({ length: config.workers - 1 }, (_, i) => spawn(i + 1, first.port)));
     for (const r of rest) if (r.status === 'fulfilled') workers.push(r.value.worker);

@@ -34,29 +34,31 @@ const fail = (message: string, error: unknown) => {
 process.on('unhandledRejection', (error) => fail('unhandled promise rejection', error));
 process.on('uncaughtException', (error) => fail('uncaught exception', error));
 
-const service = await (config.workers > 1 ? startCluster(config, logger) : startApp({ config, logger })).catch((error: unknown) => {
-  if (error instanceof StartupError) {
-    logger.fatal(error.message);
-    return exit(1);
-  }
-  return fail('start-up failed', error);
-});
-
+type Service = { stop(): Promise<boolean>; kill(): Promise<void> };
+let service: Service | undefined;
 let signals = 0;
+
 const shutdown = (signal: NodeJS.Signals) => {
   signals++;
+  if (!service) {
+    // Still starting: stop as soon as the service is up (or exit now on a second signal).
+    logger.warn({ signal }, 'signal during start-up');
+    if (signals > 1) exit(1);
+    return;
+  }
+  const running = service;
   if (signals > 1) {
     logger.warn({ signal }, 'second signal: exiting now');
-    void service.kill().finally(() => exit(1));
+    void running.kill().finally(() => exit(1));
     return;
   }
   logger.info({ signal }, 'shutting down');
   const deadline = setTimeout(() => {
     logger.error('shutdown grace period expired: exiting');
-    void service.kill().finally(() => exit(1));
+    void running.kill().finally(() => exit(1));
   }, config.shutdownGraceMs + 3000);
   deadline.unref();
-  service.stop().then(
+  running.stop().then(
     (drained) => {
       logger.info({ drained }, 'stopped');
       exit(drained ? 0 : 1);
@@ -64,5 +66,18 @@ const shutdown = (signal: NodeJS.Signals) => {
     (error: unknown) => fail('shutdown failed', error),
   );
 };
+// Registered before starting, so a signal that arrives during start-up is not lost.
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
+
+service = await (config.workers > 1 ? startCluster(config, logger) : startApp({ config, logger })).catch((error: unknown) => {
+  if (error instanceof StartupError) {
+    logger.fatal(error.message);
+    return exit(1);
+  }
+  return fail('start-up failed', error);
+});
+if (signals > 0) {
+  signals = 0;
+  shutdown('SIGTERM');
+}

@@ -65,7 +65,9 @@ async function started(env: Record<string, string>): Promise<{ server: ServerPro
 
 describe('SIGTERM', () => {
   it('under load: stops accepting, lets in-flight requests finish, answers kept-alive sockets 503 + close, exits 0', async () => {
-    const { server, port } = await started({});
+    // One process, so the kept-alive socket and the in-flight upload share a server (with several
+    // workers, a worker with nothing in flight closes its connections at once).
+    const { server, port } = await started({ WORKERS: '1' });
     const keepAlive = keepAliveSocket(port);
     expect(await keepAlive.get('/health')).toMatch(/^HTTP\/1\.1 200/);
     const upload = slowUpload(port, JSON.stringify(patient('SIG1')));

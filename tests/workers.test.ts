@@ -15,11 +15,7 @@ beforeAll(async () => {
   server = startServerProcess({ DATABASE_URL: db.url, MIGRATE_ON_START: 'true', WORKERS: '2' });
   base = `http://127.0.0.1:${await server.listening}`;
 });
-afterAll(async () => {
-  server?.child.kill('SIGTERM');
-  await server?.exited;
-  await db?.drop();
-});
+afterAll(() => db?.drop());
 
 let n = 0;
 /** One request on a fresh connection; returns which worker served it (from the request log). */
@@ -69,4 +65,10 @@ describe('WORKERS=2', () => {
       expect((seen.payload as { age: number }).age).toBe(age);
     }
   });
+  it('SIGTERM stops every worker cleanly: exit 0, all drained', async () => {
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(server.output()).toContain('"drained":true');
+  });
+
 });

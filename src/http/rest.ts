@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
 import type { Logger } from 'pino';
-import type { CreateContext } from '../trpc/context.ts';
+import type { Context, CreateContext } from '../trpc/context.ts';
 import type { RestMeta } from '../trpc/init.ts';
 import type { AppRouter } from '../trpc/router.ts';
 import { describeError } from '../logging.ts';
@@ -13,20 +13,20 @@ export interface RestHandlerOptions {
   logger: Logger;
 }
 
-type Listener = (...args: unknown[]) => void;
-
 /**
  * The REST shim: trpc-to-openapi's handler for the procedures that declare `meta.openapi`.
  * It is built once (building it per request would re-create its route cache) and fed a minimal
- * Node-style request/response pair made from our `HttpRequest`.
+ * request/response pair made from our `HttpRequest`.
  */
 export function createRestHandler({ router, createContext, logger }: RestHandlerOptions) {
   const restMeta = collectRestMeta(router);
   const handle = createOpenApiNodeHttpHandler({
     router,
     createContext: ({ req }) => {
-      const r = req as unknown as { requestId: string; url: string; headers: Record<string, string> };
-      return createContext({ requestId: r.requestId, url: r.url, host: r.headers.host, authorization: r.headers.authorization });
+      const r = req as unknown as AdapterRequest;
+      const { raw } = r;
+      r.context = createContext({ requestId: raw.requestId, url: r.url, host: raw.headers.host, authorization: raw.headers.authorization, rawJson: true });
+      return r.context;
     },
     responseMeta: ({ paths, data, errors, ctx }) => {
       if (errors.length > 0) return {};
@@ -43,10 +43,13 @@ export function createRestHandler({ router, createContext, logger }: RestHandler
   });
 
   return async (request: HttpRequest): Promise<HttpResponse> => {
-    const { req, res, result } = toNodePair(request);
+    const req = toAdapterRequest(request);
+    const { res, result } = createResponse();
     await handle(req as never, res as never);
     const response = await result;
     if (req.failed) response.body = toErrorBody(response.status, response.body);
+    // A list serialised by PostgreSQL replaces the placeholder the procedure returned.
+    else if (req.context?.rawJson?.body !== undefined) response.body = req.context.rawJson.body;
     return response;
   };
 }
@@ -80,43 +83,65 @@ function toErrorBody(status: number, body: string | Uint8Array): string {
  */
 function parseQuery(query: string): Record<string, string[]> {
   const out = Object.create(null) as Record<string, string[]>;
+  if (query === '') return out;
   for (const [key, value] of new URLSearchParams(query)) (out[key] ??= []).push(value);
   return out;
 }
 
-/** Just enough of Node's IncomingMessage/ServerResponse for trpc-to-openapi. */
-function toNodePair(request: HttpRequest) {
+/** The request as trpc-to-openapi sees it, plus what our callbacks need. */
+interface AdapterRequest {
+  method: string;
+  url: string;
+  query: Record<string, string[]>;
+  signal: AbortSignal;
+  headers: { get(name: string): string | null };
+  readonly body: unknown;
+  raw: HttpRequest;
+  context?: Context;
+  /** Set by onError: the body is an error envelope to reduce. */
+  failed: boolean;
+}
+
+const PARSE_ERROR = () => new TRPCError({ code: 'PARSE_ERROR', message: 'Failed to parse request body' });
+
+/**
+ * Builds the request handed to trpc-to-openapi. It inherits from WHATWG `Request` so the library
+ * takes its signal and headers as they are, instead of converting a Node request into a new
+ * `Request` (URL, Headers, AbortController, stream) on every call; every field it reads is an own
+ * property here.
+ */
+function toAdapterRequest(request: HttpRequest): AdapterRequest {
   let parsed: unknown;
   let parseFailed = false;
   const contentType = request.headers['content-type'];
-  if (request.body !== undefined && contentType?.toLowerCase().startsWith('application/json')) {
+  if (request.body !== undefined && request.body.length > 0 && contentType?.toLowerCase().startsWith('application/json')) {
     try {
-      parsed = request.body.length === 0 ? undefined : JSON.parse(request.body.toString('utf8'));
+      parsed = JSON.parse(request.body.toString('utf8'));
     } catch {
       parseFailed = true;
     }
   }
-  const reqListeners = new Map<string, Listener>();
-  const resListeners = new Map<string, Listener>();
-  request.signal.addEventListener('abort', () => reqListeners.get('aborted')?.(), { once: true });
-
-  const req = {
-    method: request.method,
-    url: request.query ? `${request.path}?${request.query}` : request.path,
-    headers: request.headers,
-    query: parseQuery(request.query),
-    requestId: request.requestId,
-    /** Set by onError: the body is an error envelope to reduce. */
-    failed: false,
-    get body() {
-      if (parseFailed) throw new TRPCError({ code: 'PARSE_ERROR', message: 'Failed to parse request body' });
-      return parsed;
+  const req = Object.create(Request.prototype) as AdapterRequest;
+  return Object.defineProperties(req, {
+    method: { value: request.method },
+    url: { value: request.query ? `${request.path}?${request.query}` : request.path },
+    query: { value: parseQuery(request.query) },
+    signal: { value: request.signal },
+    headers: { value: { get: (name: string) => request.headers[name.toLowerCase()] ?? null } },
+    body: {
+      get() {
+        if (parseFailed) throw PARSE_ERROR();
+        return parsed;
+      },
     },
-    once: (event: string, fn: Listener) => reqListeners.set(event, fn),
-    on: (event: string, fn: Listener) => reqListeners.set(event, fn),
-    off: (event: string) => reqListeners.delete(event),
-  };
+    raw: { value: request },
+    context: { value: undefined, writable: true },
+    failed: { value: false, writable: true },
+  });
+}
 
+/** Just enough of Node's ServerResponse for trpc-to-openapi: it sets a status, headers, then ends. */
+function createResponse() {
   let resolveResult!: (r: HttpResponse) => void;
   const result = new Promise<HttpResponse>((resolve) => {
     resolveResult = resolve;
@@ -124,20 +149,13 @@ function toNodePair(request: HttpRequest) {
   const headers: Record<string, string> = {};
   const res = {
     statusCode: 200,
-    writableEnded: false,
-    headersSent: false,
     setHeader(name: string, value: string | string[]) {
       headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
     },
     end(body?: string) {
-      this.writableEnded = true;
       if (headers['content-type'] === 'application/json') headers['content-type'] = JSON_CONTENT_TYPE;
       resolveResult({ status: this.statusCode, headers, body: body ?? '' });
-      resListeners.get('close')?.();
     },
-    once: (event: string, fn: Listener) => resListeners.set(event, fn),
-    on: (event: string, fn: Listener) => resListeners.set(event, fn),
-    off: (event: string) => resListeners.delete(event),
   };
-  return { req, res, result };
+  return { res, result };
 }

@@ -1,6 +1,6 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import type { Logger } from 'pino';
-import type { CreateContext } from '../trpc/context.ts';
+import type { Context, CreateContext } from '../trpc/context.ts';
 import type { AppRouter } from '../trpc/router.ts';
 import { describeError } from '../logging.ts';
 import { JSON_CONTENT_TYPE, type HttpRequest, type HttpResponse } from './types.ts';
@@ -23,6 +23,9 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize 
       body: request.body as Uint8Array<ArrayBuffer> | undefined,
       signal: request.signal,
     });
+    // A single, unbatched call may be answered with JSON text made by PostgreSQL (see Context.rawJson).
+    const single = !request.path.includes(',') && !/(^|&)batch=/.test(request.query);
+    let context: Context | undefined;
     const response = await fetchRequestHandler({
       endpoint: '/trpc',
       req,
@@ -46,6 +49,12 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize 
     });
     // A few of tRPC's early error answers (415) leave fetch's text/plain default; the body is JSON.
     if (!headers['content-type'] || headers['content-type'].startsWith('text/plain')) headers['content-type'] = JSON_CONTENT_TYPE;
+    const raw = context?.rawJson?.body;
+    if (raw !== undefined && response.status === 200) {
+      // superjson leaves plain JSON (strings and numbers only) as it is: `{"json": value}`, no meta.
+      await response.body?.cancel();
+      return { status: 200, headers, body: `{"result":{"data":{"json":${raw}}}}` };
+    }
     return { status: response.status, headers, body: new Uint8Array(await response.arrayBuffer()) };
   };
 }

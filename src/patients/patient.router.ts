@@ -35,7 +35,15 @@ export const patientRouter = router({
     .output(z.array(patientOutput))
     .query(async ({ ctx, input }) => {
       const { query, paging } = parseJsonServerQuery(input ?? {});
-      const { items, total } = await createPatientService(ctx.em).list(query);
+      const service = createPatientService(ctx.em);
+      if (ctx.rawJson) {
+        // The transport sends PostgreSQL's JSON text as it is; the empty array is a placeholder.
+        const { json, returned, total } = await service.listJson(query);
+        ctx.rawJson.body = json;
+        Object.assign(ctx.responseHeaders, jsonServerHeaders(paging, total ?? returned, returned, ctx.http.url, ctx.http.host));
+        return [];
+      }
+      const { items, total } = await service.list(query);
       Object.assign(ctx.responseHeaders, jsonServerHeaders(paging, total ?? items.length, items.length, ctx.http.url, ctx.http.host));
       return items;
     }),

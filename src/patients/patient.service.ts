@@ -5,7 +5,7 @@ import { Patient } from './patient.entity.ts';
 import { toPatientColumns, toPatientDto } from './patient.mapper.ts';
 import type { ListQuery } from './patient.query.ts';
 import type { PatientDto, PatientInput } from './patient.schemas.ts';
-import { listPatients, SELECT_PATIENT, type ListResult } from './patient.sql.ts';
+import { listPatients, listPatientsJson, SELECT_PATIENT, type JsonListResult, type ListResult } from './patient.sql.ts';
 
 const notFound = () => new TRPCError({ code: 'NOT_FOUND', message: 'Patient not found' });
 const conflict = () => new TRPCError({ code: 'CONFLICT', message: 'A patient with this patientID already exists' });
@@ -31,6 +31,11 @@ export function createPatientService(em: EntityManager) {
   return {
     list(query: ListQuery): Promise<ListResult> {
       return listPatients(em, query);
+    },
+
+    /** The same list as JSON text made by PostgreSQL (for transports that can send it as is). */
+    listJson(query: ListQuery): Promise<JsonListResult> {
+      return listPatientsJson(em, query);
     },
 
     async byId(id: number | null): Promise<PatientDto> {

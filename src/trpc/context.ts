@@ -14,6 +14,12 @@ export interface Context {
   responseHeaders: Record<string, string>;
   /** The request may use patient routes (auth off, or a valid bearer token). */
   authorized: boolean;
+  /**
+   * Set when the transport can send a JSON body produced by PostgreSQL as it is (REST, and tRPC
+   * calls that are not batched): a list procedure then puts the text in `body` and returns an
+   * empty placeholder, and the transport writes the text instead.
+   */
+  rawJson?: { body?: string };
 }
 
 export interface RequestInfo {
@@ -21,16 +27,19 @@ export interface RequestInfo {
   url: string;
   host: string | undefined;
   authorization: string | undefined;
+  /** The transport accepts `rawJson` bodies. */
+  rawJson?: boolean;
 }
 
 export function createContextFactory({ db, tokens }: { db: Database; tokens: TokenCheck }) {
-  return ({ requestId, url, host, authorization }: RequestInfo): Context => ({
+  return ({ requestId, url, host, authorization, rawJson }: RequestInfo): Context => ({
     em: db.orm.em.fork() as EntityManager,
     db,
     requestId,
     http: { url, host },
     responseHeaders: {},
     authorized: tokens.allows(authorization),
+    ...(rawJson ? { rawJson: {} } : {}),
   });
 }
 
