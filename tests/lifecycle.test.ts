@@ -1,8 +1,8 @@
-import { request as rawRequest } from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { slowUpload } from './support/http.ts';
 import { run, startServerProcess } from './support/process.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 
@@ -58,23 +58,12 @@ describe('with DATABASE_URL', () => {
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
 
     // An upload still in progress when SIGTERM arrives.
-    const body = JSON.stringify(newPatient);
-    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = rawRequest(
-        { host: '127.0.0.1', port, path: '/patients', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-        (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => (text += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-        },
-      );
-      req.on('error', reject);
-      req.write(body.slice(0, 10));
-      setTimeout(() => {
-        server.child.kill('SIGTERM');
-        setTimeout(() => req.end(body.slice(10)), 300);
-      }, 200);
-    });
+    const upload = slowUpload(port, JSON.stringify(newPatient));
+    await new Promise((r) => setTimeout(r, 200));
+    server.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    upload.finish();
+    const response = upload.response;
     const result = await response;
     expect(result.status).toBe(201);
     expect(JSON.parse(result.body).patientID).toBe('LC1');

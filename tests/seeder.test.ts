@@ -39,6 +39,8 @@ const record = (id: number, overrides: Record<string, unknown> = {}) => ({
 });
 const file = (...patients: unknown[]) => ({ patients });
 const rows = () => tdb.query<{ id: number; patient_id: string; name: string }>('select id, patient_id, name from patients order by id');
+const createNewPatient = () =>
+  createPatientService(db.orm.em.fork()).create({ patientID: 'NEW', name: 'New', age: 1, gender: 'Male', medicalCondition: 'Flu', lastVisit: '2024-06-01' });
 const run = (data: unknown, dryRun = false) => importPatients(db.orm.em.fork(), data, { dryRun });
 
 describe('json-server import', () => {
@@ -63,14 +65,7 @@ describe('json-server import', () => {
 
   it('leaves the id sequence after max(id): the next created patient gets max(id)+1', async () => {
     await run(file(record(4), record(40)));
-    const created = await createPatientService(db.orm.em.fork()).create({
-      patientID: 'NEW',
-      name: 'New',
-      age: 1,
-      gender: 'Male',
-      medicalCondition: 'Flu',
-      lastVisit: '2024-06-01',
-    });
+    const created = await createNewPatient();
     expect(created.id).toBe(41);
   });
 
@@ -78,14 +73,7 @@ describe('json-server import', () => {
     await run(file(record(10)));
     await tdb.query('delete from patients where id = 10');
     await run(file(record(2)));
-    const created = await createPatientService(db.orm.em.fork()).create({
-      patientID: 'NEW',
-      name: 'New',
-      age: 1,
-      gender: 'Male',
-      medicalCondition: 'Flu',
-      lastVisit: '2024-06-01',
-    });
+    const created = await createNewPatient();
     expect(created.id).toBe(11);
   });
 

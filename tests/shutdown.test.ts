@@ -4,12 +4,12 @@
  * instances migrating together apply each migration once.
  */
 import { mkdtempSync } from 'node:fs';
-import { request as rawRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, serverUrl, type TestDatabase } from './support/database.ts';
+import { slowUpload } from './support/http.ts';
 import { startServerProcess, type ServerProcess } from './support/process.ts';
 
 let db: TestDatabase;
@@ -19,26 +19,6 @@ beforeAll(async () => {
 afterAll(() => db?.drop());
 
 const patient = (patientID: string) => ({ patientID, name: 'Shut Down', age: 40, gender: 'Male', medicalCondition: 'None', lastVisit: '2024-01-01' });
-
-/** A POST whose body is sent in two parts; `finish()` sends the rest. */
-function slowUpload(port: number, body: string) {
-  let finishBody!: () => void;
-  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = rawRequest(
-      { host: '127.0.0.1', port, path: '/patients', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.write(body.slice(0, 5));
-    finishBody = () => req.end(body.slice(5));
-  });
-  response.catch(() => undefined);
-  return { response, finish: () => finishBody() };
-}
 
 /** Sends raw HTTP/1.1 requests on one kept-alive socket. */
 function keepAliveSocket(port: number) {
