@@ -19,10 +19,12 @@ const originList = z
   )
   .pipe(z.array(z.url({ protocol: /^https?$/ }).transform((o) => new URL(o).origin)));
 
+/** An empty value (`WORKERS=` in a .env file) means "use the default". */
+const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
 export const configSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  PORT: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(0).max(65535).default(8000)),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: z
     .url({ protocol: /^postgres(ql)?$/ })
@@ -34,15 +36,15 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MIGRATE_ON_START: flag.default(false),
   SEED_DRY_RUN: flag.default(false),
-  MAX_BODY_BYTES: positiveInt(10 * 1024 * 1024).default(100 * 1024),
-  SHUTDOWN_GRACE_MS: positiveInt(10 * 60_000).default(10_000),
-  DB_POOL_MAX: positiveInt(100).default(10),
-  DB_STATEMENT_TIMEOUT_MS: positiveInt(10 * 60_000).default(5_000),
-  DB_ACQUIRE_TIMEOUT_MS: positiveInt(60_000).default(2_000),
-  DB_CONNECT_TIMEOUT_MS: positiveInt(60_000).default(2_000),
-  STARTUP_DB_WAIT_MS: z.coerce.number().int().min(0).max(10 * 60_000).default(10_000),
-  REQUEST_TIMEOUT_MS: positiveInt(10 * 60_000).default(10_000),
-  WORKERS: positiveInt(64).default(() => availableParallelism()),
+  MAX_BODY_BYTES: z.preprocess(unsetIfEmpty, positiveInt(10 * 1024 * 1024).default(100 * 1024)),
+  SHUTDOWN_GRACE_MS: z.preprocess(unsetIfEmpty, positiveInt(10 * 60_000).default(10_000)),
+  DB_POOL_MAX: z.preprocess(unsetIfEmpty, positiveInt(100).default(10)),
+  DB_STATEMENT_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(10 * 60_000).default(5_000)),
+  DB_ACQUIRE_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(60_000).default(2_000)),
+  DB_CONNECT_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(60_000).default(2_000)),
+  STARTUP_DB_WAIT_MS: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(0).max(10 * 60_000).default(10_000)),
+  REQUEST_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(10 * 60_000).default(10_000)),
+  WORKERS: z.preprocess(unsetIfEmpty, positiveInt(64).default(() => availableParallelism())),
   API_TOKENS: z
     .string()
     .default('')

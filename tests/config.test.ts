@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../src/config.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, configSchema, parseConfig } from '../src/config.ts';
+import { ROOT } from './support/process.ts';
 
 describe('config', () => {
   it('has working defaults: embedded database, loopback, port 8000, the two dev-server origins', () => {
@@ -43,6 +46,18 @@ describe('config', () => {
     expect(parseConfig({ DATABASE_URL: '' }).databaseUrl).toBeUndefined();
   });
 
+  it('.env.example lists every variable and parses as it is (empty values mean defaults)', () => {
+    const text = readFileSync(join(ROOT, '.env.example'), 'utf8');
+    const env = Object.fromEntries(
+      text
+        .split('\n')
+        .filter((l) => /^[A-Z_]+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    expect(Object.keys(env).sort()).toEqual(Object.keys(configSchema.shape).sort());
+    expect(parseConfig(env)).toEqual(parseConfig({}));
+  });
+
   it.each([
     ['PORT', '70000'],
     ['PORT', 'eighty'],
@@ -52,6 +67,8 @@ describe('config', () => {
     ['LOG_LEVEL', 'hunter2'],
     ['MIGRATE_ON_START', 'hunter2'],
     ['MAX_BODY_BYTES', '0'],
+    ['WORKERS', '0'],
+    ['API_TOKENS', 'hunter2'],
   ])('rejects %s=%s naming the variable, not the value', (name, value) => {
     let error: unknown;
     try {
