@@ -44,7 +44,7 @@ export const configSchema = z.object({
   DB_CONNECT_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(60_000).default(2_000)),
   STARTUP_DB_WAIT_MS: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(0).max(10 * 60_000).default(10_000)),
   REQUEST_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(10 * 60_000).default(10_000)),
-  WORKERS: z.preprocess(unsetIfEmpty, positiveInt(64).default(() => availableParallelism())),
+  WORKERS: z.preprocess(unsetIfEmpty, positiveInt(64).optional()),
   API_TOKENS: z
     .string()
     .default('')
@@ -75,7 +75,7 @@ export type Config = Readonly<{
   dbConnectTimeoutMs: number;
   startupDbWaitMs: number;
   requestTimeoutMs: number;
-  /** HTTP worker threads sharing the port (default: the number of cores). */
+  /** HTTP worker threads sharing the port (default: the number of cores; 1 on the embedded database). */
   workers: number;
   /** Bearer tokens accepted on patient routes; empty: the API is open. */
   apiTokens: readonly string[];
@@ -114,7 +114,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     dbConnectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
     startupDbWaitMs: e.STARTUP_DB_WAIT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
-    workers: e.WORKERS,
+    // The embedded PGlite runs every query on one thread: extra HTTP workers only add start-up
+    // time and memory there, so it defaults to one.
+    workers: e.WORKERS ?? (e.DATABASE_URL ? availableParallelism() : 1),
     apiTokens: Object.freeze([...e.API_TOKENS]),
   });
 }
