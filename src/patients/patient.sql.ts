@@ -44,6 +44,11 @@ const SORT_FORM: Record<PatientField, string> = {
 };
 
 export const SELECT_PATIENT = `id, patient_id as "patientID", name, age, gender, medical_condition as "medicalCondition", to_char(last_visit, 'YYYY-MM-DD') as "lastVisit"`;
+/**
+ * The same columns for `json_agg`: PostgreSQL writes a `date` into JSON as `YYYY-MM-DD` whatever
+ * the DateStyle, so the (costly) `to_char` is not needed there.
+ */
+const SELECT_PATIENT_JSON = `id, patient_id as "patientID", name, age, gender, medical_condition as "medicalCondition", last_visit as "lastVisit"`;
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -136,9 +141,9 @@ export interface ListResult {
   total?: number;
 }
 
-function pageQuery(query: ListQuery): Fragment & { where: Fragment } {
+function pageQuery(query: ListQuery, columns = SELECT_PATIENT): Fragment & { where: Fragment } {
   const where = whereClause(query);
-  let sql = `select ${SELECT_PATIENT} from patients${where.sql}${orderClause(query)}`;
+  let sql = `select ${columns} from patients${where.sql}${orderClause(query)}`;
   const bindings = [...where.bindings];
   if (query.limit !== null) {
     sql += ' limit ?';
@@ -177,7 +182,7 @@ export interface JsonListResult {
  * the service for large lists. The column list of `SELECT_PATIENT` is the whitelist of keys.
  */
 export async function listPatientsJson(em: EntityManager, query: ListQuery): Promise<JsonListResult> {
-  const { sql, bindings, where } = pageQuery(query);
+  const { sql, bindings, where } = pageQuery(query, SELECT_PATIENT_JSON);
   const [row] = await em.execute<{ json: string; n: number }[]>(
     `select coalesce(json_agg(page), '[]')::text as json, count(*)::int as n from (${sql}) as page`,
     bindings,
