@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { createTokenCheck } from './auth.ts';
-import type { Config } from './config.ts';
+import { dbTimeouts, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { createCors } from './http/cors.ts';
 import { createDocsHandler } from './http/docs.ts';
@@ -43,7 +43,7 @@ export async function startApp({ config, logger }: StartOptions): Promise<App> {
     poolMax: config.dbPoolMax,
     migrateOnStart: config.migrateOnStart,
     logger,
-    timeouts: { statementMs: config.dbStatementTimeoutMs, acquireMs: config.dbAcquireTimeoutMs, connectMs: config.dbConnectTimeoutMs },
+    timeouts: dbTimeouts(config),
     startupWaitMs: config.startupDbWaitMs,
   });
   try {

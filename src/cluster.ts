@@ -2,7 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { seedNewDatabase } from './app.ts';
-import type { Config } from './config.ts';
+import { dbTimeouts, type Config } from './config.ts';
 import { openDatabase, StartupError } from './db/database.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 
@@ -114,7 +114,7 @@ function stopWorker(worker: Worker, force: boolean, timeoutMs: number): Promise<
 
 /** Opens the database once: embedded server started, migrations applied (or checked), first seed. */
 async function prepareDatabase(config: Config, logger: Logger): Promise<{ url: string; stop(): Promise<void> }> {
-  const timeouts = { statementMs: config.dbStatementTimeoutMs, acquireMs: config.dbAcquireTimeoutMs, connectMs: config.dbConnectTimeoutMs };
+  const timeouts = dbTimeouts(config);
   if (config.databaseUrl) {
     const db = await openDatabase({
       databaseUrl: config.databaseUrl,

@@ -81,6 +81,9 @@ export type Config = Readonly<{
   apiTokens: readonly string[];
 }>;
 
+/** The database time limits, as openDatabase takes them. */
+export const dbTimeouts = (c: Config) => ({ statementMs: c.dbStatementTimeoutMs, acquireMs: c.dbAcquireTimeoutMs, connectMs: c.dbConnectTimeoutMs });
+
 /** A configuration problem. Its message names the variables, never their values. */
 export class ConfigError extends Error {
   override name = 'ConfigError';

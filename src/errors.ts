@@ -36,14 +36,15 @@ export function toApiError(error: unknown): TRPCError {
   ) {
     return new TRPCError({ code: 'BAD_REQUEST', message: 'Violates a data constraint', cause });
   }
-  if (cause instanceof DriverException && (cause as { code?: unknown }).code === INVALID_REGEX) {
+  const sqlState = cause instanceof DriverException ? String((cause as { code?: unknown }).code) : undefined;
+  if (sqlState === INVALID_REGEX) {
     return new TRPCError({ code: 'BAD_REQUEST', message: 'Invalid regular expression in a _like filter', cause });
   }
-  if (cause instanceof DriverException && /^22/.test(String((cause as { code?: unknown }).code))) {
+  if (sqlState?.startsWith('22')) {
     // SQLSTATE class 22, data exception: a value the column cannot hold.
     return new TRPCError({ code: 'BAD_REQUEST', message: 'A value is out of range for its field', cause });
   }
-  if (cause instanceof DriverException && (cause as { code?: unknown }).code === QUERY_CANCELED) {
+  if (sqlState === QUERY_CANCELED) {
     return new TRPCError({ code: 'GATEWAY_TIMEOUT', message: 'Database query timed out', cause });
   }
   if (cause instanceof ConnectionException || cause instanceof LockWaitTimeoutException || isUnavailable(cause)) {

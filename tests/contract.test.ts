@@ -6,13 +6,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importPatients } from '../src/patients/patient.import.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { ROOT } from './support/process.ts';
+import { freePort } from './support/net.ts';
 
 const FIXTURE = join(ROOT, 'tests/fixtures/contract-db.json');
 const ORIGIN = 'http://localhost:5173';
@@ -41,16 +41,6 @@ interface Answer {
 let jsonServer: { base: string; child: ChildProcess };
 let ours: TestApp;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 async function startJsonServer() {
   const dir = mkdtempSync(join(tmpdir(), 'json-server-'));

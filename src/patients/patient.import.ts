@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { Patient, type PatientEntity } from './patient.entity.ts';
 import { toPatientColumns } from './patient.mapper.ts';
+import { INT_MAX } from './patient.query.ts';
 import { patientInput, type PatientInput } from './patient.schemas.ts';
 
 /**
@@ -38,7 +39,7 @@ export class ImportFileError extends Error {
 }
 
 const fileShape = z.object({ patients: z.array(z.unknown()) });
-const recordId = z.number().int().positive().max(2_147_483_647);
+const recordId = z.number().int().positive().max(INT_MAX);
 const CHUNK = 1000;
 
 interface ValidRecord {

@@ -61,7 +61,9 @@ export class QueryError extends BadRequestError {
 
 export const isPatientField = (name: string): name is PatientField => (PATIENT_FIELDS as readonly string[]).includes(name);
 
-const INT_MAX = 2_147_483_647;
+/** The range of PostgreSQL's `integer` (ids and ages). */
+export const INT_MIN = -2_147_483_648;
+export const INT_MAX = 2_147_483_647;
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** The int whose decimal string is exactly `s` (json-server compares `String(value) === s`), if any. */

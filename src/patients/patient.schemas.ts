@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { GENDERS, MAX_AGE, MIN_AGE } from './patient.entity.ts';
+import { canonicalInt, INT_MAX } from './patient.query.ts';
 
 /**
  * The API's patient shapes, shared by tRPC, the REST shim (trpc-to-openapi), the seeder and the
@@ -53,8 +54,8 @@ export type PatientDto = z.infer<typeof patientOutput>;
 export const patientIdParam = z
   .union([z.number(), z.string()])
   .transform((v) => {
-    const n = typeof v === 'number' ? v : /^[1-9]\d{0,9}$/.test(v) ? Number(v) : NaN;
-    return Number.isInteger(n) && n >= 1 && n <= 2_147_483_647 ? n : null;
+    const n = typeof v === 'number' ? v : (canonicalInt(v) ?? NaN);
+    return Number.isInteger(n) && n >= 1 && n <= INT_MAX ? n : null;
   })
   .meta({ description: 'Patient id (a positive integer)' });
 

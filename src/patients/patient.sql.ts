@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { PatientDto } from './patient.schemas.ts';
-import { FIELD_KIND, type Condition, type ListQuery, type PatientField } from './patient.query.ts';
+import { canonicalDate, FIELD_KIND, INT_MAX, INT_MIN, type Condition, type ListQuery, type PatientField } from './patient.query.ts';
 
 /**
  * Runs a `ListQuery` in PostgreSQL: filtering, search, sorting, counting and slicing happen in
@@ -50,8 +50,6 @@ export const SELECT_PATIENT = `id, patient_id as "patientID", name, age, gender,
  */
 const SELECT_PATIENT_JSON = `id, patient_id as "patientID", name, age, gender, medical_condition as "medicalCondition", last_visit as "lastVisit"`;
 
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
-
 interface Fragment {
   sql: string;
   bindings: unknown[];
@@ -73,7 +71,7 @@ function condition(c: Condition): Fragment {
       const kind = FIELD_KIND[c.field];
       if (kind === 'int') return intRange(COLUMN[c.field], c.op, Number(c.value));
       // A full date compares like its text form; anything else compares as text.
-      if (kind === 'date' && typeof c.value === 'string' && ISO_DATE.test(c.value) && isRealDate(c.value)) {
+      if (kind === 'date' && typeof c.value === 'string' && canonicalDate(c.value)) {
         return { sql: `last_visit ${cmp} ?::date`, bindings: [c.value] };
       }
       return { sql: `${TEXT_FORM[c.field]} collate "C" ${cmp} ?`, bindings: [String(c.value)] };
@@ -82,9 +80,6 @@ function condition(c: Condition): Fragment {
       return { sql: `${TEXT_FORM[c.field]} ~* ?`, bindings: [c.pattern] };
   }
 }
-
-const INT_MIN = -2_147_483_648;
-const INT_MAX = 2_147_483_647;
 
 /**
  * `int >= 40.5` is `int >= 41`: comparing with an int bound keeps the column's index usable
@@ -95,11 +90,6 @@ function intRange(column: string, op: 'gte' | 'lte', bound: number): Fragment {
   if (n > INT_MAX) return { sql: op === 'gte' ? 'false' : 'true', bindings: [] };
   if (n < INT_MIN) return { sql: op === 'gte' ? 'true' : 'false', bindings: [] };
   return { sql: `${column} ${op === 'gte' ? '>=' : '<='} ?`, bindings: [n] };
-}
-
-function isRealDate(s: string): boolean {
-  const d = new Date(`${s}T00:00:00Z`);
-  return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(s);
 }
 
 /**
