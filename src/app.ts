@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { createTokenCheck } from './auth.ts';
 import { dbTimeouts, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
+import { createCoalescingHandler } from './http/coalesce.ts';
 import { createCors } from './http/cors.ts';
 import { createDocsHandler } from './http/docs.ts';
 import { createRequestHandler } from './http/handler.ts';
@@ -50,11 +51,12 @@ export async function startApp({ config, logger }: StartOptions): Promise<App> {
     if (db.kind === 'embedded' && db.created) await seedNewDatabase(db, config.dbJsonPath, logger);
     const tokens = createTokenCheck(config.apiTokens);
     const createContext = createContextFactory({ db, tokens });
-    const handler = createRequestHandler({
+    const routes = createRequestHandler({
       trpc: createTrpcHandler({ router: appRouter, createContext, logger, maxBatchSize: MAX_BATCH_SIZE }),
       rest: createRestHandler({ router: appRouter, createContext, logger }),
       docs: createDocsHandler(createOpenApiDocument(appRouter, VERSION)),
     });
+    const handler = config.coalesceReads ? createCoalescingHandler(routes) : routes;
     const server = createHttpServer({
       handler,
       cors: createCors(config.corsOrigins),

@@ -43,6 +43,7 @@ export const configSchema = z.object({
   DB_ACQUIRE_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(60_000).default(2_000)),
   DB_CONNECT_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(60_000).default(2_000)),
   STARTUP_DB_WAIT_MS: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(0).max(10 * 60_000).default(10_000)),
+  COALESCE_READS: flag.default(true),
   REQUEST_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(10 * 60_000).default(10_000)),
   WORKERS: z.preprocess(unsetIfEmpty, positiveInt(64).optional()),
   API_TOKENS: z
@@ -75,6 +76,8 @@ export type Config = Readonly<{
   dbConnectTimeoutMs: number;
   startupDbWaitMs: number;
   requestTimeoutMs: number;
+  /** Identical concurrent GETs share one execution (see src/http/coalesce.ts). */
+  coalesceReads: boolean;
   /** HTTP worker threads sharing the port (default: the number of cores; 1 on the embedded database). */
   workers: number;
   /** Bearer tokens accepted on patient routes; empty: the API is open. */
@@ -117,6 +120,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     dbConnectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
     startupDbWaitMs: e.STARTUP_DB_WAIT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    coalesceReads: e.COALESCE_READS,
     // The embedded PGlite runs every query on one thread: extra HTTP workers only add start-up
     // time and memory there, so it defaults to one.
     workers: e.WORKERS ?? (e.DATABASE_URL ? availableParallelism() : 1),

@@ -16,6 +16,7 @@ describe('config', () => {
       logLevel: 'info',
       migrateOnStart: false,
       maxBodyBytes: 100 * 1024,
+      coalesceReads: true,
     });
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -31,6 +32,7 @@ describe('config', () => {
       MAX_BODY_BYTES: '2048',
       SHUTDOWN_GRACE_MS: '500',
       DB_POOL_MAX: '3',
+      COALESCE_READS: 'false',
     });
     expect(c).toMatchObject({
       port: 9000,
@@ -42,6 +44,7 @@ describe('config', () => {
       maxBodyBytes: 2048,
       shutdownGraceMs: 500,
       dbPoolMax: 3,
+      coalesceReads: false,
     });
     expect(parseConfig({ DATABASE_URL: '' }).databaseUrl).toBeUndefined();
   });

@@ -126,7 +126,7 @@ function toAdapterRequest(request: HttpRequest): AdapterRequest {
     method: { value: request.method },
     url: { value: request.query ? `${request.path}?${request.query}` : request.path },
     query: { value: parseQuery(request.query) },
-    signal: { value: request.signal },
+    signal: { get: () => request.signal },
     headers: { value: { get: (name: string) => request.headers[name.toLowerCase()] ?? null } },
     body: {
       get() {

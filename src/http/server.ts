@@ -6,7 +6,7 @@ import uWS from 'uWebSockets.js';
 import type { Cors } from './cors.ts';
 import { describeError } from '../logging.ts';
 import type { RouteTemplate } from './routes.ts';
-import { errorResponse, type Handler, type HttpRequest, type HttpResponse } from './types.ts';
+import { createAbortState, errorResponse, type Handler, type HttpRequest, type HttpResponse } from './types.ts';
 
 export interface HttpServerOptions {
   handler: Handler;
@@ -110,13 +110,13 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
     const query = req.getQuery() ?? '';
     const incomingId = headers['x-request-id'];
     const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
-    const controller = new AbortController();
+    const abort = createAbortState();
     const state: RequestState = { aborted: false, dispatched: false, finished: false };
     const meta = { method, path, requestId, headers };
     inFlight++;
     res.onAborted(() => {
       state.aborted = true;
-      controller.abort();
+      abort.abort();
       // Aborted while the body was still arriving: the handler will never run.
       if (!state.dispatched) finish(res, state, meta, CLIENT_CLOSED, started);
     });
@@ -132,7 +132,18 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
 
     const dispatch = (body: Buffer | undefined) => {
       state.dispatched = true;
-      const request: HttpRequest = { method, path, query, headers, body, requestId, signal: controller.signal };
+      const request: HttpRequest = {
+        method,
+        path,
+        query,
+        headers,
+        body,
+        requestId,
+        get signal() {
+          return abort.signal;
+        },
+        onAbort: abort.onAbort,
+      };
       handler(request).then(
         (response) => finish(res, state, meta, response, started),
         (error: unknown) => {

@@ -11,8 +11,39 @@ export interface HttpRequest {
   /** The request body, when the request had one. */
   body: Buffer | undefined;
   requestId: string;
-  /** Aborted when the client goes away. */
-  signal: AbortSignal;
+  /** Aborted when the client goes away (created on first use: most requests never need one). */
+  readonly signal: AbortSignal;
+  /** Calls `listener` when the client goes away (cheaper than a signal listener). */
+  onAbort(listener: () => void): void;
+}
+
+/**
+ * Abort notification for one request, without an AbortController per request: the signal is
+ * only built when something asks for it.
+ */
+export function createAbortState() {
+  let controller: AbortController | undefined;
+  let listeners: (() => void)[] | undefined;
+  let aborted = false;
+  return {
+    get signal(): AbortSignal {
+      if (!controller) {
+        controller = new AbortController();
+        if (aborted) controller.abort();
+      }
+      return controller.signal;
+    },
+    onAbort(listener: () => void) {
+      if (aborted) listener();
+      else (listeners ??= []).push(listener);
+    },
+    abort() {
+      if (aborted) return;
+      aborted = true;
+      controller?.abort();
+      if (listeners) for (const listener of listeners) listener();
+    },
+  };
 }
 
 export interface HttpResponse {

@@ -1,0 +1,105 @@
+import { createAbortState, type Handler, type HttpRequest, type HttpResponse } from './types.ts';
+
+/**
+ * Identical concurrent reads share one execution ("request coalescing").
+ *
+ * A GET joins a *pending* execution for the same key: one that has not started yet, because an
+ * execution for that key is still running. It never joins one that has already started, so
+ * every response reflects the database at some moment after its own request arrived: a read sent
+ * after a write was acknowledged always sees that write, exactly as without coalescing.
+ *
+ * Under low load nothing waits (an execution starts at once when none is running for its key).
+ * Under load, the requests that arrive while one execution runs are answered together by the
+ * next, so 50 clients polling the same list cost about one query per round trip instead of 50.
+ *
+ * The key holds everything a response may depend on: path, query, Host (json-server's Link
+ * header is built from it), the Authorization header as sent (clients with different
+ * credentials never share), and the headers tRPC reads on a GET. Nothing is kept after the
+ * execution ends: this is not a cache.
+ */
+export interface CoalescingHandler extends Handler {
+  /** Executions started and requests answered since creation (for tests and diagnostics). */
+  stats(): { executions: number; requests: number };
+}
+
+/** Headers, besides Host and Authorization, that can change a GET's response. */
+const KEY_HEADERS = ['trpc-accept', 'trpc-batch-mode', 'accept', 'connection-params'] as const;
+
+interface Execution {
+  request: HttpRequest;
+  response: Promise<HttpResponse>;
+  start: () => void;
+  /** Requests still waiting (aborts decrement it; at zero the execution is aborted). */
+  waiting: number;
+  abort: () => void;
+}
+
+export function createCoalescingHandler(handler: Handler): CoalescingHandler {
+  const running = new Map<string, Promise<unknown>>();
+  const pending = new Map<string, Execution>();
+  let executions = 0;
+  let requests = 0;
+
+  const newExecution = (key: string, request: HttpRequest): Execution => {
+    const abort = createAbortState();
+    let start!: () => void;
+    const started = new Promise<void>((resolve) => {
+      start = resolve;
+    });
+    const response = started.then(() => {
+      if (pending.get(key) === execution) pending.delete(key);
+      executions++;
+      const { method, path, query, headers, body, requestId } = request;
+      const run = handler({
+        method,
+        path,
+        query,
+        headers,
+        body,
+        requestId,
+        get signal() {
+          return abort.signal;
+        },
+        onAbort: abort.onAbort,
+      });
+      const done = run.then(noop, noop).then(() => {
+        if (running.get(key) === done) running.delete(key);
+      });
+      running.set(key, done);
+      return run;
+    });
+    const execution: Execution = { request, response, start, waiting: 0, abort: abort.abort };
+    return execution;
+  };
+
+  const coalescing = (request: HttpRequest): Promise<HttpResponse> => {
+    if (request.method !== 'GET') return handler(request);
+    requests++;
+    const key = keyOf(request);
+    let execution = pending.get(key);
+    if (!execution) {
+      execution = newExecution(key, request);
+      pending.set(key, execution);
+      const current = running.get(key);
+      if (current) void current.then(execution.start);
+      else execution.start();
+    }
+    const joined = execution;
+    joined.waiting++;
+    request.onAbort(() => {
+      if (--joined.waiting === 0) joined.abort();
+    });
+    return joined.response;
+  };
+
+  return Object.assign(coalescing, { stats: () => ({ executions, requests }) });
+}
+
+function keyOf(request: HttpRequest): string {
+  const { headers } = request;
+  let key = `${request.path}?${request.query}\n${headers.host ?? ''}\n${headers.authorization ?? ''}`;
+  for (const name of KEY_HEADERS) key += `\n${headers[name] ?? ''}`;
+  return key;
+}
+
+function noop() {}

@@ -1,0 +1,159 @@
+/**
+ * Request coalescing: identical concurrent GETs share one execution, and a response never comes
+ * from an execution that started before its request arrived (reads after a write see it).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCoalescingHandler } from '../src/http/coalesce.ts';
+import { createAbortState, json, type HttpRequest, type HttpResponse } from '../src/http/types.ts';
+import { postJson, samplePatient, startTestApp, type TestApp } from './support/app.ts';
+
+let seq = 0;
+function request(overrides: Partial<Pick<HttpRequest, 'method' | 'path' | 'query' | 'headers'>> = {}) {
+  const abort = createAbortState();
+  const req: HttpRequest = {
+    method: 'GET',
+    path: '/patients',
+    query: '',
+    headers: { host: 'h' },
+    body: undefined,
+    requestId: `r${seq++}`,
+    get signal() {
+      return abort.signal;
+    },
+    onAbort: abort.onAbort,
+    ...overrides,
+  };
+  return { req, abort: abort.abort };
+}
+
+/** An inner handler whose executions finish only when the test says so. */
+function controllable() {
+  const calls: { req: HttpRequest; finish: (body: string) => void }[] = [];
+  const handler = (req: HttpRequest) =>
+    new Promise<HttpResponse>((resolve) => {
+      calls.push({ req, finish: (body) => resolve(json(200, body)) });
+    });
+  return { handler, calls };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('coalescing handler', () => {
+  it('runs at once when idle; requests arriving during a run share the next run, never the current one', async () => {
+    const inner = controllable();
+    const handler = createCoalescingHandler(inner.handler);
+    const first = handler(request().req);
+    await tick();
+    expect(inner.calls).toHaveLength(1);
+
+    // Arrive while the first execution runs: they must not get its (possibly stale) result.
+    const later = Array.from({ length: 5 }, () => handler(request().req));
+    await tick();
+    expect(inner.calls).toHaveLength(1);
+
+    inner.calls[0]!.finish('v1');
+    expect(JSON.parse(String((await first).body))).toBe('v1');
+    await tick();
+    expect(inner.calls).toHaveLength(2);
+    inner.calls[1]!.finish('v2');
+    for (const response of await Promise.all(later)) expect(JSON.parse(String(response.body))).toBe('v2');
+    expect(handler.stats()).toEqual({ executions: 2, requests: 6 });
+  });
+
+  it('keeps requests that differ in path, query, Host, Authorization or tRPC headers apart', async () => {
+    const inner = controllable();
+    const handler = createCoalescingHandler(inner.handler);
+    const variants = [
+      request(),
+      request({ path: '/patients/1' }),
+      request({ query: 'age=1' }),
+      request({ headers: { host: 'other' } }),
+      request({ headers: { host: 'h', authorization: 'Bearer a' } }),
+      request({ headers: { host: 'h', authorization: 'Bearer b' } }),
+      request({ headers: { host: 'h', 'trpc-accept': 'application/jsonl' } }),
+    ];
+    const responses = variants.map(({ req }) => handler(req));
+    await tick();
+    expect(inner.calls).toHaveLength(variants.length);
+    inner.calls.forEach((call, i) => call.finish(`r${i}`));
+    expect((await Promise.all(responses)).map((r) => JSON.parse(String(r.body)))).toEqual(variants.map((_, i) => `r${i}`));
+  });
+
+  it('never coalesces writes', async () => {
+    const inner = controllable();
+    const handler = createCoalescingHandler(inner.handler);
+    const writes = ['POST', 'PATCH', 'PUT', 'DELETE'].map((method) => handler(request({ method }).req));
+    await tick();
+    expect(inner.calls).toHaveLength(4);
+    inner.calls.forEach((call) => call.finish('ok'));
+    await Promise.all(writes);
+    expect(handler.stats().requests).toBe(0);
+  });
+
+  it('aborts a shared execution only when every request waiting for it is gone', async () => {
+    const inner = controllable();
+    const handler = createCoalescingHandler(inner.handler);
+    const blocker = handler(request().req);
+    await tick();
+    const a = request();
+    const b = request();
+    const shared = [handler(a.req), handler(b.req)];
+    await tick();
+    inner.calls[0]!.finish('first');
+    await blocker;
+    await tick();
+    const execution = inner.calls[1]!.req;
+    a.abort();
+    expect(execution.signal.aborted).toBe(false);
+    b.abort();
+    expect(execution.signal.aborted).toBe(true);
+    inner.calls[1]!.finish('done');
+    await Promise.all(shared);
+  });
+});
+
+describe('coalescing in the running service', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t?.stop());
+
+  it('answers many identical concurrent GETs with the same body and each its own request id', async () => {
+    await postJson(t.baseUrl, '/patients', samplePatient({ patientID: 'CO-1' }));
+    const responses = await Promise.all(Array.from({ length: 40 }, () => fetch(`${t.baseUrl}/patients?_sort=id`)));
+    const bodies = await Promise.all(responses.map((r) => r.text()));
+    expect(responses.every((r) => r.status === 200)).toBe(true);
+    expect(new Set(bodies).size).toBe(1);
+    expect(JSON.parse(bodies[0]!)).toContainEqual(expect.objectContaining({ patientID: 'CO-1' }));
+    expect(new Set(responses.map((r) => r.headers.get('x-request-id'))).size).toBe(40);
+    expect(responses.every((r) => r.headers.get('cache-control') === 'no-store')).toBe(true);
+  });
+
+  it('a read sent after a write was acknowledged sees it, while identical reads keep arriving', async () => {
+    let polling = true;
+    const pollers = Array.from({ length: 8 }, async () => {
+      while (polling) await (await fetch(`${t.baseUrl}/patients`)).arrayBuffer();
+    });
+    try {
+      for (let i = 0; i < 15; i++) {
+        const created = await postJson(t.baseUrl, '/patients', samplePatient({ patientID: `RYW-${i}` }));
+        expect(created.status).toBe(201);
+        const list = (await (await fetch(`${t.baseUrl}/patients`)).json()) as { patientID: string }[];
+        expect(list.map((p) => p.patientID)).toContain(`RYW-${i}`);
+        const { id } = (await created.json()) as { id: number };
+        const patched = await fetch(`${t.baseUrl}/patients/${id}`, {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ age: 70 }),
+        });
+        expect(patched.status).toBe(200);
+        const one = (await (await fetch(`${t.baseUrl}/patients/${id}`)).json()) as { age: number };
+        expect(one.age).toBe(70);
+      }
+    } finally {
+      polling = false;
+      await Promise.all(pollers);
+    }
+  });
+});
