@@ -1,31 +1,28 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { TRPCError } from '@trpc/server';
-import { Patient } from './patient.entity.ts';
-import { toPatientColumns, toPatientDto } from './patient.mapper.ts';
+import { Patient, type PatientEntity } from './patient.entity.ts';
+import { toPatientColumns } from './patient.mapper.ts';
 import type { ListQuery } from './patient.query.ts';
 import type { PatientDto, PatientInput } from './patient.schemas.ts';
-import { listPatients, listPatientsJson, SELECT_PATIENT, type JsonListResult, type ListResult } from './patient.sql.ts';
+import { listPatients, listPatientsJson, SELECT_PATIENT, updatePatient, type JsonListResult, type ListResult } from './patient.sql.ts';
 
 const notFound = () => new TRPCError({ code: 'NOT_FOUND', message: 'Patient not found' });
 const conflict = () => new TRPCError({ code: 'CONFLICT', message: 'A patient with this patientID already exists' });
 
 /** Patient use cases over a request-scoped EntityManager. `id` null means "no such id can exist". */
 export function createPatientService(em: EntityManager) {
-  /** Flushes, turning a patientID clash into 409. */
-  const flush = async () => {
+  const updateOne = async (id: number | null, fields: Partial<PatientInput>) => {
+    if (id === null) throw notFound();
+    let row: PatientDto | undefined;
     try {
-      await em.flush();
+      row = await updatePatient(em, id, fields);
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) throw conflict();
       throw error;
     }
-  };
-
-  const load = async (id: number | null) => {
-    const patient = id === null ? null : await em.findOne(Patient, id);
-    if (!patient) throw notFound();
-    return patient;
+    if (!row) throw notFound();
+    return row;
   };
 
   return {
@@ -45,27 +42,25 @@ export function createPatientService(em: EntityManager) {
       return row;
     },
 
+    /** One `insert` (no transaction around a single statement): the id comes back with it. */
     async create(input: PatientInput): Promise<PatientDto> {
-      const patient = em.create(Patient, toPatientColumns(input));
-      await flush();
-      return toPatientDto(patient);
+      try {
+        const id = (await em.insert<PatientEntity>(Patient, toPatientColumns(input) as PatientEntity)) as number;
+        return { id, ...input };
+      } catch (error) {
+        if (error instanceof UniqueConstraintViolationException) throw conflict();
+        throw error;
+      }
     },
 
-    /** PUT: every field replaced; id and createdAt stay. */
+    /** PUT: every field replaced in one `update ... returning`; id and createdAt stay. */
     async replace(id: number | null, input: PatientInput): Promise<PatientDto> {
-      const patient = await load(id);
-      em.assign(patient, toPatientColumns(input));
-      await flush();
-      return toPatientDto(patient);
+      return updateOne(id, input);
     },
 
-    /** PATCH: only the given fields change. */
+    /** PATCH: only the given fields change, in the same single statement. */
     async update(id: number | null, patch: Partial<PatientInput>): Promise<PatientDto> {
-      const patient = await load(id);
-      const { id: _id, ...current } = toPatientDto(patient);
-      em.assign(patient, toPatientColumns({ ...current, ...patch }));
-      await flush();
-      return toPatientDto(patient);
+      return updateOne(id, patch);
     },
 
     async remove(id: number | null): Promise<void> {

@@ -182,3 +182,30 @@ export async function listPatientsJson(em: EntityManager, query: ListQuery): Pro
   if (query.withTotal) result.total = await totalOf(em, query, where, returned);
   return result;
 }
+
+/** The columns of the API fields a client can write (every field but `id`). */
+const WRITABLE: Record<Exclude<PatientField, 'id'>, string> = {
+  patientID: 'patient_id',
+  name: 'name',
+  age: 'age',
+  gender: 'gender',
+  medicalCondition: 'medical_condition',
+  lastVisit: 'last_visit',
+};
+
+/**
+ * Sets the given fields of one patient and returns the stored row, in one statement (no read
+ * before the write, no transaction around a single statement). Undefined when no such id.
+ */
+export async function updatePatient(em: EntityManager, id: number, fields: Partial<PatientDto>): Promise<PatientDto | undefined> {
+  const sets: string[] = [];
+  const bindings: unknown[] = [];
+  for (const field of Object.keys(WRITABLE) as (keyof typeof WRITABLE)[]) {
+    if (fields[field] === undefined) continue;
+    sets.push(`${WRITABLE[field]} = ?`);
+    bindings.push(fields[field]);
+  }
+  sets.push('updated_at = now()');
+  const [row] = await em.execute<PatientDto[]>(`update patients set ${sets.join(', ')} where id = ? returning ${SELECT_PATIENT}`, [...bindings, id]);
+  return row;
+}
