@@ -40,7 +40,7 @@ const record = (id: number, overrides: Record<string, unknown> = {}) => ({
 const file = (...patients: unknown[]) => ({ patients });
 const rows = () => tdb.query<{ id: number; patient_id: string; name: string }>('select id, patient_id, name from patients order by id');
 const createNewPatient = () =>
-  createPatientService(db.orm.em.fork()).create({ patientID: 'NEW', name: 'New', age: 1, gender: 'Male', medicalCondition: 'Flu', lastVisit: '2024-06-01' });
+  createPatientService(db.sql).create({ patientID: 'NEW', name: 'New', age: 1, gender: 'Male', medicalCondition: 'Flu', lastVisit: '2024-06-01' });
 const run = (data: unknown, dryRun = false) => importPatients(db.orm.em.fork(), data, { dryRun });
 
 describe('json-server import', () => {

@@ -4,9 +4,12 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { createOrmOptions } from './orm-options.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
+import { createSqlClient, type SqlClient } from './sql-client.ts';
 
 export interface Database {
   readonly orm: MikroORM;
+  /** Plain SQL on the ORM's pool, for the request paths. */
+  readonly sql: SqlClient;
   readonly kind: 'embedded' | 'external';
   /** True when the embedded database was created by this start (it is empty until seeded). */
   readonly created: boolean;
@@ -121,8 +124,10 @@ async function applyMigrations(orm: MikroORM, { apply, logger }: { apply: boolea
 
 function createDatabase(orm: MikroORM, embedded: EmbeddedPostgres | undefined): Database {
   let closed = false;
+  const sql = createSqlClient(orm);
   return {
     orm,
+    sql,
     kind: embedded ? 'embedded' : 'external',
     created: embedded?.created ?? false,
     async ping(timeoutMs) {
@@ -130,9 +135,8 @@ function createDatabase(orm: MikroORM, embedded: EmbeddedPostgres | undefined): 
       const timeout = new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), timeoutMs);
       });
-      const query = orm.em
-        .getConnection()
-        .execute('select 1')
+      const query = sql
+        .query('select 1')
         .then(() => true as const)
         .catch(() => false as const);
       try {

@@ -1,22 +1,20 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { SqlClient } from '../db/sql-client.ts';
 import { TRPCError } from '@trpc/server';
-import { Patient, type PatientEntity } from './patient.entity.ts';
-import { toPatientColumns } from './patient.mapper.ts';
 import type { ListQuery } from './patient.query.ts';
 import type { PatientDto, PatientInput } from './patient.schemas.ts';
-import { listPatients, listPatientsJson, SELECT_PATIENT, updatePatient, type JsonListResult, type ListResult } from './patient.sql.ts';
+import { INSERT_PATIENT, listPatients, listPatientsJson, SELECT_PATIENT, toPatientValues, updatePatient, type JsonListResult, type ListResult } from './patient.sql.ts';
 
 const notFound = () => new TRPCError({ code: 'NOT_FOUND', message: 'Patient not found' });
 const conflict = () => new TRPCError({ code: 'CONFLICT', message: 'A patient with this patientID already exists' });
 
 /** Patient use cases over a request-scoped EntityManager. `id` null means "no such id can exist". */
-export function createPatientService(em: EntityManager) {
+export function createPatientService(db: SqlClient) {
   const updateOne = async (id: number | null, fields: Partial<PatientInput>) => {
     if (id === null) throw notFound();
     let row: PatientDto | undefined;
     try {
-      row = await updatePatient(em, id, fields);
+      row = await updatePatient(db, id, fields);
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) throw conflict();
       throw error;
@@ -27,26 +25,26 @@ export function createPatientService(em: EntityManager) {
 
   return {
     list(query: ListQuery): Promise<ListResult> {
-      return listPatients(em, query);
+      return listPatients(db, query);
     },
 
     /** The same list as JSON text made by PostgreSQL (for transports that can send it as is). */
     listJson(query: ListQuery): Promise<JsonListResult> {
-      return listPatientsJson(em, query);
+      return listPatientsJson(db, query);
     },
 
     async byId(id: number | null): Promise<PatientDto> {
       if (id === null) throw notFound();
-      const [row] = await em.execute<PatientDto[]>(`select ${SELECT_PATIENT} from patients where id = ?`, [id]);
+      const [row] = await db.query<PatientDto>(`select ${SELECT_PATIENT} from patients where id = ?`, [id], 'patient_by_id');
       if (!row) throw notFound();
       return row;
     },
 
-    /** One `insert` (no transaction around a single statement): the id comes back with it. */
+    /** One `insert ... returning id` (no transaction around a single statement). */
     async create(input: PatientInput): Promise<PatientDto> {
       try {
-        const id = (await em.insert<PatientEntity>(Patient, toPatientColumns(input) as PatientEntity)) as number;
-        return { id, ...input };
+        const [row] = await db.query<{ id: number }>(INSERT_PATIENT, toPatientValues(input), 'patient_insert');
+        return { id: row!.id, ...input };
       } catch (error) {
         if (error instanceof UniqueConstraintViolationException) throw conflict();
         throw error;
@@ -65,8 +63,8 @@ export function createPatientService(em: EntityManager) {
 
     async remove(id: number | null): Promise<void> {
       if (id === null) throw notFound();
-      const deleted = await em.nativeDelete(Patient, { id });
-      if (deleted === 0) throw notFound();
+      const deleted = await db.query('delete from patients where id = ? returning id', [id], 'patient_delete');
+      if (deleted.length === 0) throw notFound();
     },
   };
 }

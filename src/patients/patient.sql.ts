@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { SqlClient } from '../db/sql-client.ts';
 import type { PatientDto } from './patient.schemas.ts';
 import { canonicalDate, FIELD_KIND, INT_MAX, INT_MIN, type Condition, type ListQuery, type PatientField } from './patient.query.ts';
 
@@ -147,17 +147,17 @@ function pageQuery(query: ListQuery, columns = SELECT_PATIENT): Fragment & { whe
 }
 
 /** The number of matches before slicing, counting only when the page does not already tell. */
-async function totalOf(em: EntityManager, query: ListQuery, where: Fragment, returned: number): Promise<number> {
+async function totalOf(db: SqlClient, query: ListQuery, where: Fragment, returned: number): Promise<number> {
   if (query.offset === 0 && (query.limit === null || returned < query.limit)) return returned;
-  const [row] = await em.execute<{ total: number }[]>(`select count(*)::int as total from patients${where.sql}`, where.bindings);
+  const [row] = await db.query<{ total: number }>(`select count(*)::int as total from patients${where.sql}`, where.bindings);
   return row?.total ?? 0;
 }
 
-export async function listPatients(em: EntityManager, query: ListQuery): Promise<ListResult> {
+export async function listPatients(db: SqlClient, query: ListQuery): Promise<ListResult> {
   const { sql, bindings, where } = pageQuery(query);
-  const items = await em.execute<PatientDto[]>(sql, bindings);
+  const items = await db.query<PatientDto>(sql, bindings);
   if (!query.withTotal) return { items };
-  return { items, total: await totalOf(em, query, where, items.length) };
+  return { items, total: await totalOf(db, query, where, items.length) };
 }
 
 export interface JsonListResult {
@@ -171,17 +171,24 @@ export interface JsonListResult {
  * The same page, serialised by PostgreSQL: no row objects, no validation, no `JSON.stringify` in
  * the service for large lists. The column list of `SELECT_PATIENT` is the whitelist of keys.
  */
-export async function listPatientsJson(em: EntityManager, query: ListQuery): Promise<JsonListResult> {
+export async function listPatientsJson(db: SqlClient, query: ListQuery): Promise<JsonListResult> {
   const { sql, bindings, where } = pageQuery(query, SELECT_PATIENT_JSON);
-  const [row] = await em.execute<{ json: string; n: number }[]>(
+  const [row] = await db.query<{ json: string; n: number }>(
     `select coalesce(json_agg(page), '[]')::text as json, count(*)::int as n from (${sql}) as page`,
     bindings,
   );
   const returned = row?.n ?? 0;
   const result: JsonListResult = { json: row?.json ?? '[]', returned };
-  if (query.withTotal) result.total = await totalOf(em, query, where, returned);
+  if (query.withTotal) result.total = await totalOf(db, query, where, returned);
   return result;
 }
+
+/** created_at/updated_at take their defaults (now()). */
+export const INSERT_PATIENT =
+  'insert into patients (patient_id, name, age, gender, medical_condition, last_visit) values (?, ?, ?, ?, ?, ?) returning id';
+
+/** The values of INSERT_PATIENT, in its column order. */
+export const toPatientValues = (p: Omit<PatientDto, 'id'>) => [p.patientID, p.name, p.age, p.gender, p.medicalCondition, p.lastVisit];
 
 /** The columns of the API fields a client can write (every field but `id`). */
 const WRITABLE: Record<Exclude<PatientField, 'id'>, string> = {
@@ -197,7 +204,7 @@ const WRITABLE: Record<Exclude<PatientField, 'id'>, string> = {
  * Sets the given fields of one patient and returns the stored row, in one statement (no read
  * before the write, no transaction around a single statement). Undefined when no such id.
  */
-export async function updatePatient(em: EntityManager, id: number, fields: Partial<PatientDto>): Promise<PatientDto | undefined> {
+export async function updatePatient(db: SqlClient, id: number, fields: Partial<PatientDto>): Promise<PatientDto | undefined> {
   const sets: string[] = [];
   const bindings: unknown[] = [];
   for (const field of Object.keys(WRITABLE) as (keyof typeof WRITABLE)[]) {
@@ -206,6 +213,6 @@ export async function updatePatient(em: EntityManager, id: number, fields: Parti
     bindings.push(fields[field]);
   }
   sets.push('updated_at = now()');
-  const [row] = await em.execute<PatientDto[]>(`update patients set ${sets.join(', ')} where id = ? returning ${SELECT_PATIENT}`, [...bindings, id]);
+  const [row] = await db.query<PatientDto>(`update patients set ${sets.join(', ')} where id = ? returning ${SELECT_PATIENT}`, [...bindings, id]);
   return row;
 }

@@ -1,11 +1,9 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TokenCheck } from '../auth.ts';
 import type { Database } from '../db/database.ts';
 
 /** What every procedure receives. */
 export interface Context {
-  /** A request-scoped EntityManager: nothing cached in one request is seen by the next. */
-  em: EntityManager;
+  /** The database: `db.sql` for the request paths (plain SQL on MikroORM's pool, nothing cached). */
   db: Database;
   requestId: string;
   /** The request as sent: path with query string, and Host header (json-server builds URLs from them). */
@@ -33,7 +31,6 @@ export interface RequestInfo {
 
 export function createContextFactory({ db, tokens }: { db: Database; tokens: TokenCheck }) {
   return ({ requestId, url, host, authorization, rawJson }: RequestInfo): Context => ({
-    em: db.orm.em.fork() as EntityManager,
     db,
     requestId,
     http: { url, host },

@@ -6,6 +6,7 @@
  *   npm run bench                                   # everything (about 25 minutes)
  *   npm run bench -- --scenario get-all-1000 --connections 50 --duration 3 --reps 1
  *
+ * Each run is preceded by one unmeasured second of the same load (warm-up).
  * Options: --scenario a,b  --connections 50,256  --duration <s>  --reps <n>  --workers <n>
  *          --peers ours,json-server,node-pg
  * Env: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres; a database
@@ -191,11 +192,11 @@ interface Sample {
   errors: number;
 }
 
-async function drive(base: string, s: Scenario, peer: Peer, connections: number): Promise<Sample> {
+async function drive(base: string, s: Scenario, peer: Peer, connections: number, seconds = duration): Promise<Sample> {
   const result = await autocannon({
     url: base,
     connections,
-    duration,
+    duration: seconds,
     requests: [
       {
         method: s.method,
@@ -209,6 +210,8 @@ async function drive(base: string, s: Scenario, peer: Peer, connections: number)
   const bad = Object.entries(result.statusCodeStats ?? {}).reduce((n, [code, v]) => n + (okStatus(Number(code)) ? 0 : (v as { count: number }).count), 0);
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts + bad };
 }
+
+const WARMUP_SECONDS = 1;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
@@ -235,6 +238,8 @@ async function main() {
             if (writes) await seed(s.rows);
             const running = await start(peer);
             try {
+              // Warm-up, not measured: every peer gets its JIT and its pool ready first.
+              await drive(running.base, s, peer, connections, WARMUP_SECONDS);
               samples.get(peer)!.push(await drive(running.base, s, peer, connections));
               rss.set(peer, Math.max(rss.get(peer) ?? 0, peakRssMb(running.child.pid)));
             } finally {
