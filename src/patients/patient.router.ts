@@ -9,7 +9,6 @@ import {
   patientReplaceInput,
 } from './patient.schemas.ts';
 import { patientSearchInput, patientSearchOutput, toListQuery } from './patient.search.ts';
-import { createPatientService } from './patient.service.ts';
 
 const TAGS = ['patients'];
 const openapi = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: `/${string}`, summary: string, description?: string) => ({
@@ -35,7 +34,7 @@ export const patientRouter = router({
     .output(z.array(patientOutput))
     .query(async ({ ctx, input }) => {
       const { query, paging } = parseJsonServerQuery(input ?? {});
-      const service = createPatientService(ctx.db.sql);
+      const service = ctx.patients;
       if (ctx.rawJson) {
         // The transport sends PostgreSQL's JSON text as it is; the empty array is a placeholder.
         const { json, returned, total } = await service.listJson(query);
@@ -52,7 +51,7 @@ export const patientRouter = router({
     .input(patientSearchInput)
     .output(patientSearchOutput)
     .query(async ({ ctx, input }) => {
-      const { items, total } = await createPatientService(ctx.db.sql).list(toListQuery(input));
+      const { items, total } = await ctx.patients.list(toListQuery(input));
       return { items, total: total ?? items.length };
     }),
 
@@ -60,7 +59,7 @@ export const patientRouter = router({
     .meta(openapi('GET', '/patients/{id}', 'Get one patient', '404 `{}` when no patient has this id.'))
     .input(patientIdInput)
     .output(patientOutput)
-    .query(({ ctx, input }) => createPatientService(ctx.db.sql).byId(input.id)),
+    .query(({ ctx, input }) => ctx.patients.byId(input.id)),
 
   create: procedure
     .meta({
@@ -70,7 +69,7 @@ export const patientRouter = router({
     .input(patientInput)
     .output(patientOutput)
     .mutation(async ({ ctx, input }) => {
-      const created = await createPatientService(ctx.db.sql).create(input);
+      const created = await ctx.patients.create(input);
       ctx.responseHeaders.location = ctx.http.host ? `http://${ctx.http.host}/patients/${created.id}` : `/patients/${created.id}`;
       ctx.responseHeaders['access-control-expose-headers'] = 'Location';
       return created;
@@ -80,20 +79,20 @@ export const patientRouter = router({
     .meta(openapi('PUT', '/patients/{id}', 'Replace a patient', 'Every field is required; the id cannot change.'))
     .input(patientReplaceInput)
     .output(patientOutput)
-    .mutation(({ ctx, input: { id, ...fields } }) => createPatientService(ctx.db.sql).replace(id, fields)),
+    .mutation(({ ctx, input: { id, ...fields } }) => ctx.patients.replace(id, fields)),
 
   update: procedure
     .meta(openapi('PATCH', '/patients/{id}', 'Change some fields of a patient', 'The id cannot change.'))
     .input(patientPatchInput)
     .output(patientOutput)
-    .mutation(({ ctx, input: { id, ...fields } }) => createPatientService(ctx.db.sql).update(id, fields)),
+    .mutation(({ ctx, input: { id, ...fields } }) => ctx.patients.update(id, fields)),
 
   delete: procedure
     .meta(openapi('DELETE', '/patients/{id}', 'Delete a patient', 'Responds 200 `{}` like json-server.'))
     .input(patientIdInput)
     .output(z.object({}))
     .mutation(async ({ ctx, input }) => {
-      await createPatientService(ctx.db.sql).remove(input.id);
+      await ctx.patients.remove(input.id);
       return {};
     }),
 });

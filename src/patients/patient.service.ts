@@ -3,13 +3,18 @@ import type { SqlClient } from '../db/sql-client.ts';
 import { TRPCError } from '@trpc/server';
 import type { ListQuery } from './patient.query.ts';
 import type { PatientDto, PatientInput } from './patient.schemas.ts';
-import { INSERT_PATIENT, listPatients, listPatientsJson, SELECT_PATIENT, toPatientValues, updatePatient, type JsonListResult, type ListResult } from './patient.sql.ts';
+import { createInsertBatcher } from './patient.batch.ts';
+import { listPatients, listPatientsJson, SELECT_PATIENT, updatePatient, type JsonListResult, type ListResult } from './patient.sql.ts';
 
 const notFound = () => new TRPCError({ code: 'NOT_FOUND', message: 'Patient not found' });
 const conflict = () => new TRPCError({ code: 'CONFLICT', message: 'A patient with this patientID already exists' });
 
-/** Patient use cases over a request-scoped EntityManager. `id` null means "no such id can exist". */
+/**
+ * Patient use cases. Created once per process (it keeps no request state; the insert batcher is
+ * shared by all requests). `id` null means "no such id can exist".
+ */
 export function createPatientService(db: SqlClient) {
+  const inserts = createInsertBatcher(db);
   const updateOne = async (id: number | null, fields: Partial<PatientInput>) => {
     if (id === null) throw notFound();
     let row: PatientDto | undefined;
@@ -40,11 +45,10 @@ export function createPatientService(db: SqlClient) {
       return row;
     },
 
-    /** One `insert ... returning id` (no transaction around a single statement). */
+    /** One insert, alone or grouped with the creates arriving at the same time (patient.batch.ts). */
     async create(input: PatientInput): Promise<PatientDto> {
       try {
-        const [row] = await db.query<{ id: number }>(INSERT_PATIENT, toPatientValues(input), 'patient_insert');
-        return { id: row!.id, ...input };
+        return { id: await inserts.insert(input), ...input };
       } catch (error) {
         if (error instanceof UniqueConstraintViolationException) throw conflict();
         throw error;

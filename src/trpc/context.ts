@@ -1,10 +1,13 @@
 import type { TokenCheck } from '../auth.ts';
 import type { Database } from '../db/database.ts';
+import { createPatientService, type PatientService } from '../patients/patient.service.ts';
 
 /** What every procedure receives. */
 export interface Context {
   /** The database: `db.sql` for the request paths (plain SQL on MikroORM's pool, nothing cached). */
   db: Database;
+  /** Patient use cases (one instance per process). */
+  patients: PatientService;
   requestId: string;
   /** The request as sent: path with query string, and Host header (json-server builds URLs from them). */
   http: { url: string; host: string | undefined };
@@ -30,8 +33,10 @@ export interface RequestInfo {
 }
 
 export function createContextFactory({ db, tokens }: { db: Database; tokens: TokenCheck }) {
+  const patients = createPatientService(db.sql);
   return ({ requestId, url, host, authorization, rawJson }: RequestInfo): Context => ({
     db,
+    patients,
     requestId,
     http: { url, host },
     responseHeaders: {},

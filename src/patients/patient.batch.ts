@@ -1,0 +1,87 @@
+import type { SqlClient } from '../db/sql-client.ts';
+import type { PatientInput } from './patient.schemas.ts';
+import { INSERT_PATIENT, toPatientValues } from './patient.sql.ts';
+
+/**
+ * Creates arriving together are written together ("group insert"), each still all-or-nothing.
+ *
+ * One insert statement is in flight at a time. The creates that arrive meanwhile are written by
+ * the next statement, as one multi-row insert: one round trip and one commit for the batch
+ * instead of one each. Under low load a create is written at once, alone.
+ *
+ * A multi-row insert is a single statement, so it stores all of its rows or none. When it fails
+ * (a patientID already taken, two creates of one patientID in the same batch, a lost
+ * connection), every create of the batch is retried on its own, so each client gets exactly the
+ * answer it would have had alone (201, 409, 503) and no create fails because of another's data.
+ */
+export interface InsertBatcher {
+  /** Stores one patient and resolves with its new id. */
+  insert(input: PatientInput): Promise<number>;
+}
+
+/** Most rows in one statement (keeps statements and their parameter arrays small). */
+const MAX_BATCH = 100;
+
+/**
+ * The batch as one fixed statement: one array parameter per column, `unnest` turns them back
+ * into rows (in order). One text whatever the batch size, so PostgreSQL prepares it once.
+ */
+const INSERT_MANY = `insert into patients (patient_id, name, age, gender, medical_condition, last_visit)
+select * from unnest(?::varchar[], ?::varchar[], ?::int[], ?::varchar[], ?::varchar[], ?::date[])
+returning id, patient_id as "patientID"`;
+
+interface Waiting {
+  input: PatientInput;
+  resolve: (id: number) => void;
+  reject: (error: unknown) => void;
+}
+
+export function createInsertBatcher(sql: SqlClient): InsertBatcher {
+  let queue: Waiting[] = [];
+  let writing = false;
+
+  const insertOne = async (input: PatientInput): Promise<number> => {
+    const [row] = await sql.query<{ id: number }>(INSERT_PATIENT, toPatientValues(input), 'patient_insert');
+    return row!.id;
+  };
+
+  const writeAlone = (w: Waiting) => insertOne(w.input).then(w.resolve, w.reject);
+
+  const writeTogether = async (batch: Waiting[]) => {
+    const columns: unknown[][] = [[], [], [], [], [], []];
+    for (const { input } of batch) toPatientValues(input).forEach((v, i) => columns[i]!.push(v));
+    let rows: { id: number; patientID: string }[];
+    try {
+      rows = await sql.query(INSERT_MANY, columns, 'patient_insert_many');
+    } catch {
+      // Nothing was stored: give every create its own answer.
+      await Promise.all(batch.map(writeAlone));
+      return;
+    }
+    const ids = new Map(rows.map((r) => [r.patientID, r.id]));
+    for (const w of batch) {
+      const id = ids.get(w.input.patientID);
+      if (id === undefined) w.reject(new Error('group insert returned no row for a patient'));
+      else w.resolve(id);
+    }
+  };
+
+  const drain = async () => {
+    writing = true;
+    while (queue.length > 0) {
+      const batch = queue.slice(0, MAX_BATCH);
+      queue = queue.slice(batch.length);
+      await (batch.length === 1 ? writeAlone(batch[0]!) : writeTogether(batch));
+    }
+    writing = false;
+  };
+
+  return {
+    insert(input) {
+      return new Promise<number>((resolve, reject) => {
+        queue.push({ input, resolve, reject });
+        if (!writing) void drain();
+      });
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * Group inserts: creates that arrive together are written by one statement, and each still gets
+ * exactly the answer it would have had alone.
+ */
+import pino from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CheckConstraintViolationException, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { openDatabase, type Database } from '../src/db/database.ts';
+import type { SqlClient } from '../src/db/sql-client.ts';
+import { createInsertBatcher } from '../src/patients/patient.batch.ts';
+import type { PatientInput } from '../src/patients/patient.schemas.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+
+let tdb: TestDatabase;
+let db: Database;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  db = await openDatabase({ databaseUrl: tdb.url, dataDir: '', poolMax: 4, migrateOnStart: true, logger: pino({ level: 'silent' }) });
+});
+afterAll(async () => {
+  await db?.close();
+  await tdb?.drop();
+});
+beforeEach(() => tdb.query('truncate patients restart identity'));
+
+const patient = (patientID: string, overrides: Partial<PatientInput> = {}): PatientInput => ({
+  patientID,
+  name: `Name ${patientID} "quoted", {braced} \\ back`,
+  age: 30,
+  gender: 'Other',
+  medicalCondition: 'Checkup',
+  lastVisit: '2024-01-15',
+  ...overrides,
+});
+
+/** The real SQL client, counting the statements it runs. */
+function counting(sql: SqlClient) {
+  const statements: string[] = [];
+  const client: SqlClient = {
+    query(text, params, name) {
+      statements.push(text);
+      return sql.query(text, params, name);
+    },
+  };
+  return { client, statements };
+}
+
+const stored = () =>
+  tdb.query<{ id: number; patient_id: string; name: string; last_visit: string }>(
+    `select id, patient_id, name, to_char(last_visit, 'YYYY-MM-DD') as last_visit from patients order by id`,
+  );
+
+describe('insert batcher', () => {
+  it('writes concurrent creates in fewer statements than creates, each id naming its own row', async () => {
+    const { client, statements } = counting(db.sql);
+    const batcher = createInsertBatcher(client);
+    const inputs = Array.from({ length: 40 }, (_, i) => patient(`B-${i}`, { age: i, lastVisit: `2024-02-${String((i % 28) + 1).padStart(2, '0')}` }));
+    const ids = await Promise.all(inputs.map((input) => batcher.insert(input)));
+
+    expect(new Set(ids).size).toBe(40);
+    expect(statements.length).toBeLessThan(40);
+    expect(statements.some((s) => s.includes('unnest'))).toBe(true);
+    const rows = new Map((await stored()).map((r) => [r.id, r]));
+    inputs.forEach((input, i) => {
+      const row = rows.get(ids[i]!)!;
+      expect(row.patient_id).toBe(input.patientID);
+      expect(row.name).toBe(input.name);
+      expect(row.last_visit).toBe(input.lastVisit);
+    });
+  });
+
+  it('a failing row fails only its own create: duplicates and constraint violations are answered one by one', async () => {
+    const batcher = createInsertBatcher(db.sql);
+    await batcher.insert(patient('TAKEN'));
+    const inputs = [
+      ...Array.from({ length: 10 }, (_, i) => patient(`OK-${i}`)),
+      patient('TAKEN'),
+      patient('TWICE'),
+      patient('TWICE'),
+      patient('BAD-AGE', { age: 500 }),
+    ];
+    const results = await Promise.allSettled(inputs.map((input) => batcher.insert(input)));
+
+    results.slice(0, 10).forEach((r) => expect(r.status).toBe('fulfilled'));
+    const reason = (r: PromiseSettledResult<number>) => (r.status === 'rejected' ? r.reason : undefined);
+    expect(reason(results[10]!)).toBeInstanceOf(UniqueConstraintViolationException);
+    const twice = results.slice(11, 13);
+    expect(twice.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(twice.map(reason).find(Boolean)).toBeInstanceOf(UniqueConstraintViolationException);
+    expect(reason(results[13]!)).toBeInstanceOf(CheckConstraintViolationException);
+
+    const ids = (await stored()).map((r) => r.patient_id).sort();
+    expect(ids).toEqual(['TAKEN', 'TWICE', ...Array.from({ length: 10 }, (_, i) => `OK-${i}`)].sort());
+  });
+
+  it('a create alone is written at once, in one statement', async () => {
+    const { client, statements } = counting(db.sql);
+    const batcher = createInsertBatcher(client);
+    const id = await batcher.insert(patient('SOLO'));
+    expect(statements).toHaveLength(1);
+    expect((await stored()).map((r) => [r.id, r.patient_id])).toEqual([[id, 'SOLO']]);
+  });
+});
