@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CheckConstraintViolationException, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { openDatabase, type Database } from '../src/db/database.ts';
 import type { SqlClient } from '../src/db/sql-client.ts';
-import { createInsertBatcher } from '../src/patients/patient.batch.ts';
+import { createInsertBatcher, createUpdateBatcher } from '../src/patients/patient.batch.ts';
 import type { PatientInput } from '../src/patients/patient.schemas.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 
@@ -100,5 +100,45 @@ describe('insert batcher', () => {
     const id = await batcher.insert(patient('SOLO'));
     expect(statements).toHaveLength(1);
     expect((await stored()).map((r) => [r.id, r.patient_id])).toEqual([[id, 'SOLO']]);
+  });
+});
+
+describe('update batcher', () => {
+  it('concurrent changes of one patient: fewer statements, and each answer is the row right after that change', async () => {
+    const id = await createInsertBatcher(db.sql).insert(patient('U-1', { name: 'Original' }));
+    const { client, statements } = counting(db.sql);
+    const updates = createUpdateBatcher(client);
+    const changes = Array.from({ length: 20 }, (_, i) => (i % 5 === 4 ? { age: i, name: `Name-${i}` } : { age: i }));
+    const rows = await Promise.all(changes.map((change) => updates.update(id, change)));
+
+    expect(statements.length).toBeLessThan(20);
+    rows.forEach((row, i) => {
+      const lastNamed = [...changes.slice(0, i + 1)].reverse().find((c) => 'name' in c) as { name?: string } | undefined;
+      expect(row).toEqual({ id, patientID: 'U-1', name: lastNamed?.name ?? 'Original', age: i, gender: 'Other', medicalCondition: 'Checkup', lastVisit: '2024-01-15' });
+    });
+    const [final] = await tdb.query<{ age: number; name: string }>('select age, name from patients where id = $1', [id]);
+    expect(final).toEqual({ age: 19, name: 'Name-19' });
+  });
+
+  it('one failing change among queued ones fails alone; the others apply in order', async () => {
+    const inserts = createInsertBatcher(db.sql);
+    const id = await inserts.insert(patient('U-2'));
+    await inserts.insert(patient('TAKEN-2'));
+    const updates = createUpdateBatcher(db.sql);
+    const first = updates.update(id, { age: 1 });
+    const queued = [updates.update(id, { age: 2 }), updates.update(id, { patientID: 'TAKEN-2', age: 99 }), updates.update(id, { age: 3 })];
+    expect((await first)?.age).toBe(1);
+    const [a, b, c] = await Promise.allSettled(queued);
+    expect(a).toMatchObject({ status: 'fulfilled', value: { age: 2, patientID: 'U-2' } });
+    expect(b?.status === 'rejected' && (b.reason as unknown)).toBeInstanceOf(UniqueConstraintViolationException);
+    expect(c).toMatchObject({ status: 'fulfilled', value: { age: 3, patientID: 'U-2' } });
+    const [row] = await tdb.query<{ age: number; patient_id: string }>('select age, patient_id from patients where id = $1', [id]);
+    expect(row).toEqual({ age: 3, patient_id: 'U-2' });
+  });
+
+  it('changes of an unknown patient all answer "no such patient"', async () => {
+    const updates = createUpdateBatcher(db.sql);
+    const rows = await Promise.all([1, 2, 3].map((age) => updates.update(424242, { age })));
+    expect(rows).toEqual([undefined, undefined, undefined]);
   });
 });

@@ -1,6 +1,6 @@
 import type { SqlClient } from '../db/sql-client.ts';
-import type { PatientInput } from './patient.schemas.ts';
-import { INSERT_PATIENT, toPatientValues } from './patient.sql.ts';
+import type { PatientDto, PatientInput } from './patient.schemas.ts';
+import { INSERT_PATIENT, toPatientValues, updatePatient, updatePatientReturningOld } from './patient.sql.ts';
 
 /**
  * Creates arriving together are written together ("group insert"), each still all-or-nothing.
@@ -84,4 +84,80 @@ export function createInsertBatcher(sql: SqlClient): InsertBatcher {
       });
     },
   };
+}
+
+/**
+ * Changes to one patient arriving together are written together, in arrival order.
+ *
+ * Updates of one row wait for each other in PostgreSQL anyway (row lock, one commit each). Here
+ * one update per patient is in flight at a time; the changes queued meanwhile are merged in
+ * arrival order and written by one statement that also returns the row as it was before. Each
+ * change then gets the row exactly as it stood after that change (the old row, then the queued
+ * changes up to and including its own), the answer it would have had if the changes had run
+ * one after another. When the merged statement fails (a patientID taken by one of them, say),
+ * the changes are run again one by one, in order, each with its own answer.
+ */
+export interface UpdateBatcher {
+  /** Sets the given fields; resolves with the row after this change, undefined when no such id. */
+  update(id: number, fields: Partial<PatientInput>): Promise<PatientDto | undefined>;
+}
+
+interface QueuedChange {
+  fields: Partial<PatientInput>;
+  resolve: (row: PatientDto | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
+export function createUpdateBatcher(sql: SqlClient): UpdateBatcher {
+  const queues = new Map<number, QueuedChange[]>();
+
+  const runAlone = (id: number, c: QueuedChange) => updatePatient(sql, id, c.fields).then(c.resolve, c.reject);
+
+  const runTogether = async (id: number, changes: QueuedChange[]) => {
+    const merged: Partial<PatientInput> = {};
+    for (const c of changes) Object.assign(merged, definedOnly(c.fields));
+    let old: PatientDto | undefined;
+    try {
+      old = await updatePatientReturningOld(sql, id, merged);
+    } catch {
+      // Nothing was written: replay the changes one by one, in order.
+      for (const c of changes) await runAlone(id, c);
+      return;
+    }
+    let state = old;
+    for (const c of changes) {
+      if (state) state = { ...state, ...definedOnly(c.fields) };
+      c.resolve(state);
+    }
+  };
+
+  const drain = async (id: number, queue: QueuedChange[]) => {
+    while (queue.length > 0) {
+      const batch = queue.splice(0, MAX_BATCH);
+      await (batch.length === 1 ? runAlone(id, batch[0]!) : runTogether(id, batch));
+    }
+    queues.delete(id);
+  };
+
+  return {
+    update(id, fields) {
+      return new Promise((resolve, reject) => {
+        const queue = queues.get(id);
+        if (queue) {
+          queue.push({ fields, resolve, reject });
+          return;
+        }
+        const fresh = [{ fields, resolve, reject }];
+        queues.set(id, fresh);
+        void drain(id, fresh);
+      });
+    },
+  };
+}
+
+/** The fields a change sets (an undefined key leaves the field as it is). */
+function definedOnly(fields: Partial<PatientInput>): Partial<PatientInput> {
+  const out: Partial<PatientInput> = {};
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined) (out as Record<string, unknown>)[key] = value;
+  return out;
 }

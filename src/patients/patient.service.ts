@@ -3,8 +3,8 @@ import type { SqlClient } from '../db/sql-client.ts';
 import { TRPCError } from '@trpc/server';
 import type { ListQuery } from './patient.query.ts';
 import type { PatientDto, PatientInput } from './patient.schemas.ts';
-import { createInsertBatcher } from './patient.batch.ts';
-import { listPatients, listPatientsJson, SELECT_PATIENT, updatePatient, type JsonListResult, type ListResult } from './patient.sql.ts';
+import { createInsertBatcher, createUpdateBatcher } from './patient.batch.ts';
+import { listPatients, listPatientsJson, SELECT_PATIENT, type JsonListResult, type ListResult } from './patient.sql.ts';
 
 const notFound = () => new TRPCError({ code: 'NOT_FOUND', message: 'Patient not found' });
 const conflict = () => new TRPCError({ code: 'CONFLICT', message: 'A patient with this patientID already exists' });
@@ -15,11 +15,12 @@ const conflict = () => new TRPCError({ code: 'CONFLICT', message: 'A patient wit
  */
 export function createPatientService(db: SqlClient) {
   const inserts = createInsertBatcher(db);
+  const updates = createUpdateBatcher(db);
   const updateOne = async (id: number | null, fields: Partial<PatientInput>) => {
     if (id === null) throw notFound();
     let row: PatientDto | undefined;
     try {
-      row = await updatePatient(db, id, fields);
+      row = await updates.update(id, fields);
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) throw conflict();
       throw error;

@@ -205,6 +205,12 @@ const WRITABLE: Record<Exclude<PatientField, 'id'>, string> = {
  * before the write, no transaction around a single statement). Undefined when no such id.
  */
 export async function updatePatient(db: SqlClient, id: number, fields: Partial<PatientDto>): Promise<PatientDto | undefined> {
+  const { sets, bindings } = setClause(fields);
+  const [row] = await db.query<PatientDto>(`update patients set ${sets} where id = ? returning ${SELECT_PATIENT}`, [...bindings, id]);
+  return row;
+}
+
+function setClause(fields: Partial<PatientDto>) {
   const sets: string[] = [];
   const bindings: unknown[] = [];
   for (const field of Object.keys(WRITABLE) as (keyof typeof WRITABLE)[]) {
@@ -213,6 +219,20 @@ export async function updatePatient(db: SqlClient, id: number, fields: Partial<P
     bindings.push(fields[field]);
   }
   sets.push('updated_at = now()');
-  const [row] = await db.query<PatientDto>(`update patients set ${sets.join(', ')} where id = ? returning ${SELECT_PATIENT}`, [...bindings, id]);
+  return { sets: sets.join(', '), bindings };
+}
+
+/**
+ * Sets `fields` on one patient like `updatePatient`, and returns the row as it was *before*
+ * (locked first, so it is the latest committed version). Used to apply several queued changes of
+ * one patient in one statement while still knowing each change's own result.
+ */
+export async function updatePatientReturningOld(db: SqlClient, id: number, fields: Partial<PatientDto>): Promise<PatientDto | undefined> {
+  const { sets, bindings } = setClause(fields);
+  const [row] = await db.query<PatientDto>(
+    `update patients as p set ${sets} from (select ${SELECT_PATIENT} from patients where id = ? for update) as old where p.id = old.id ` +
+      `returning old.id, old."patientID", old.name, old.age, old.gender, old."medicalCondition", old."lastVisit"`,
+    [...bindings, id],
+  );
   return row;
 }
