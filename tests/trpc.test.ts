@@ -83,4 +83,16 @@ describe('tRPC API through @trpc/client (superjson)', () => {
     const plain = createClient({ baseUrl: t.baseUrl, batch: false });
     expect(await plain.patient.list.query()).toEqual([]);
   });
+
+  it('an unbatched patient.list (sent as PostgreSQL made it) equals the batched one and REST, filters and all', async () => {
+    for (const [i, name] of ['Zoë Ångström', 'ana "quoted"', 'Bob \\ back'].entries()) {
+      await client.patient.create.mutate(samplePatient({ patientID: `T${i}`, name, gender: i === 1 ? 'Male' : 'Female' }) as never);
+    }
+    const plain = createClient({ baseUrl: t.baseUrl, batch: false });
+    const input = { gender: 'Female', _sort: 'name' };
+    const unbatched = await plain.patient.list.query(input as never);
+    expect(unbatched.map((p) => p.name)).toEqual(['Bob \\ back', 'Zoë Ångström']);
+    expect(unbatched).toEqual(await client.patient.list.query(input as never));
+    expect(unbatched).toEqual(await (await fetch(`${t.baseUrl}/patients?gender=Female&_sort=name`)).json());
+  });
 });

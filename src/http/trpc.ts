@@ -31,12 +31,16 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize 
       req,
       router,
       maxBatchSize,
-      createContext: () => createContext({
+      createContext: () => {
+        context = createContext({
           requestId: request.requestId,
           url: url.slice(url.indexOf('/', 8)),
           host: request.headers.host,
           authorization: request.headers.authorization,
-        }),
+          rawJson: single,
+        });
+        return context;
+      },
       onError: ({ error, path }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') {
           logger.error({ path, err: describeError(error.cause ?? error) }, 'tRPC procedure failed');
