@@ -4,6 +4,8 @@
  * (no DATABASE_URL) is migrated and seeded by `npm start` itself.
  */
 import { existsSync } from 'node:fs';
+import { Migrator } from '@mikro-orm/migrations';
+import { SeedManager } from '@mikro-orm/seeder';
 import { parseConfig } from './src/config.ts';
 import { createOrmOptions } from './src/db/orm-options.ts';
 
@@ -16,4 +18,4 @@ if (!config.databaseUrl) {
   );
 }
 
-export default createOrmOptions({ clientUrl: config.databaseUrl, poolMax: 2 });
+export default createOrmOptions({ clientUrl: config.databaseUrl, poolMax: 2, extensions: [Migrator, SeedManager] });

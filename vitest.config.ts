@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    // Server-process tests run what `npm start` runs: the bundle, built fresh from src/ here.
+    globalSetup: ['tests/support/build.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 30_000,

@@ -6,6 +6,12 @@ import { dbTimeouts, type Config } from './config.ts';
 import { openDatabase, StartupError } from './db/database.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 
+/**
+ * The worker's entry: from the built bundle (dist/src/main.mjs) its sibling worker.mjs; from the
+ * TypeScript sources (tsx), a small module that registers tsx in the thread first.
+ */
+const WORKER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.mjs', import.meta.url);
+
 /** Messages between the primary thread and the HTTP workers. */
 export type ToWorker = { type: 'stop'; force: boolean };
 export type FromWorker = { type: 'listening'; port: number } | { type: 'stopped'; drained: boolean } | { type: 'failed'; message: string };
@@ -36,7 +42,7 @@ export async function startCluster(config: Config, logger: Logger): Promise<Clus
         index,
         env: { DATABASE_URL: database.url, PORT: String(port), MIGRATE_ON_START: 'false', WORKERS: '1', STARTUP_DB_WAIT_MS: '0' },
       };
-      const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: input });
+      const worker = new Worker(WORKER_ENTRY, { workerData: input });
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`worker ${index} exited with ${code} before listening`)));
       worker.on('message', (m: FromWorker) => {

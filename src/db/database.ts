@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { createOrmOptions } from './orm-options.ts';
+import { readdir } from 'node:fs/promises';
+import { createOrmOptions, MIGRATIONS_DIR, MIGRATIONS_TABLE } from './orm-options.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
 import { createSqlClient, type SqlClient } from './sql-client.ts';
 
@@ -109,8 +110,7 @@ async function withMigrationLock<T>(clientUrl: string, fn: () => Promise<T>): Pr
 }
 
 async function applyMigrations(orm: MikroORM, { apply, logger }: { apply: boolean; logger: Logger }) {
-  const migrator = orm.getMigrator();
-  const pending = await migrator.getPendingMigrations();
+  const pending = await pendingMigrations(orm);
   if (pending.length === 0) return;
   if (!apply) {
     throw new StartupError(
@@ -118,8 +118,25 @@ async function applyMigrations(orm: MikroORM, { apply, logger }: { apply: boolea
         'Run `npx mikro-orm migration:up` with the same DATABASE_URL, or start with MIGRATE_ON_START=true.',
     );
   }
-  const applied = await migrator.up();
+  const { Migrator } = await import('@mikro-orm/migrations');
+  Migrator.register(orm);
+  const applied = await orm.getMigrator().up();
   logger.info({ migrations: applied.map((m) => m.name) }, 'applied database migrations');
+}
+
+/**
+ * The committed migrations (files in migrations/) not yet recorded in MikroORM's migrations
+ * table. A quick check that needs neither the Migrator nor the migration modules themselves;
+ * applying them goes through MikroORM's Migrator.
+ */
+async function pendingMigrations(orm: MikroORM): Promise<string[]> {
+  const strip = (name: string) => name.replace(/\.(ts|js)$/, '');
+  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^Migration.*\.(ts|js)$/.test(f) && !f.endsWith('.d.ts')).map(strip);
+  const connection = orm.em.getConnection();
+  const [table] = await connection.execute<{ present: boolean }[]>(`select to_regclass('${MIGRATIONS_TABLE}') is not null as present`);
+  if (!table?.present) return files.sort();
+  const applied = new Set((await connection.execute<{ name: string }[]>(`select name from ${MIGRATIONS_TABLE}`)).map((r) => strip(r.name)));
+  return files.filter((f) => !applied.has(f)).sort();
 }
 
 function createDatabase(orm: MikroORM, embedded: EmbeddedPostgres | undefined): Database {

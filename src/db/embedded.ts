@@ -1,8 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { loadTemplate } from './pglite-template.ts';
 
 export interface EmbeddedPostgres {
   /** A PostgreSQL connection URL for the in-process server (loopback, ephemeral port). */
@@ -33,6 +30,12 @@ export async function startEmbeddedPostgres({ dataDir, maxConnections }: Embedde
     created = !existsSync(join(location, 'PG_VERSION'));
     mkdirSync(location, { recursive: true });
   }
+  // Loaded here, not at the top: a server on DATABASE_URL never pays for loading PGlite.
+  const [{ PGlite }, { PGLiteSocketServer }, { loadTemplate }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('@electric-sql/pglite-socket'),
+    import('./pglite-template.ts'),
+  ]);
   const template = created ? loadTemplate() : undefined;
   const pglite = new PGlite(location, template ? { loadDataDir: template } : {});
   await pglite.waitReady;

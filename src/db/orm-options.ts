@@ -1,19 +1,23 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
-import { Migrator } from '@mikro-orm/migrations';
-import { SeedManager } from '@mikro-orm/seeder';
 import { Patient } from '../patients/patient.entity.ts';
 
 const root = (dir: string) => fileURLToPath(new URL(`../../${dir}`, import.meta.url));
 
 export const MIGRATIONS_DIR = root('migrations');
 export const SEEDERS_DIR = root('seeders');
+export const MIGRATIONS_TABLE = 'mikro_orm_migrations';
 
 export interface OrmOptionsInput {
   clientUrl: string;
   poolMax: number;
   /** Time limits; defaults suit the CLI (no statement timeout for long migrations). */
   timeouts?: { statementMs: number; acquireMs: number; connectMs: number };
+  /**
+   * MikroORM extensions to register (the CLI passes Migrator and SeedManager). The server loads
+   * the Migrator only when it has migrations to apply: it is a large module tree to load at start.
+   */
+  extensions?: Options['extensions'];
   /** Receives MikroORM's own messages (migrations applied, ...); default: the console. */
   log?: (message: string) => void;
 }
@@ -22,7 +26,7 @@ export interface OrmOptionsInput {
  * The one MikroORM configuration, shared by the server, the CLI (`mikro-orm.config.ts`) and tests.
  * `debug` stays off: MikroORM's query log prints parameter values, i.e. patient data.
  */
-export function createOrmOptions({ clientUrl, poolMax, log, timeouts }: OrmOptionsInput): Options {
+export function createOrmOptions({ clientUrl, poolMax, log, timeouts, extensions = [] }: OrmOptionsInput): Options {
   return defineConfig({
     clientUrl,
     entities: [Patient],
@@ -54,12 +58,12 @@ export function createOrmOptions({ clientUrl, poolMax, log, timeouts }: OrmOptio
           : {}),
       },
     },
-    extensions: [Migrator, SeedManager],
+    extensions,
     migrations: {
       path: MIGRATIONS_DIR,
       pathTs: MIGRATIONS_DIR,
       glob: '!(*.d).{js,ts}',
-      tableName: 'mikro_orm_migrations',
+      tableName: MIGRATIONS_TABLE,
       transactional: true,
       allOrNothing: true,
       snapshot: true,

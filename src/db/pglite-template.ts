@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 
 /**
  * A compressed, freshly initialised PGlite data directory, made once per install
@@ -22,6 +21,7 @@ export function loadTemplate(): Blob | undefined {
 
 export async function writeTemplate(): Promise<string> {
   const target = templatePath();
+  const { PGlite } = await import('@electric-sql/pglite');
   const db = new PGlite('memory://');
   await db.waitReady;
   const dump = await db.dumpDataDir('gzip');

@@ -13,7 +13,7 @@
  * hm_bench_<pid> is created there and dropped at the end).
  * Not a test: it reports what it measured and asserts nothing.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,7 +147,7 @@ async function start(peer: Peer): Promise<Running> {
   const base = `http://127.0.0.1:${port}`;
   let child: ChildProcess;
   if (peer === 'ours') {
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    child = spawn(process.execPath, ['dist/src/main.mjs'], {
       cwd: ROOT,
       stdio: ['ignore', process.env.BENCH_VERBOSE ? 'inherit' : 'ignore', 'inherit'],
       env: peerEnv({ DATABASE_URL: dbUrl, PORT: String(port), WORKERS: workers, DB_POOL_MAX: '10', LOG_LEVEL: 'info' }),
@@ -217,6 +217,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main() {
   console.log(`bench: ${cpus().length} cores, node ${process.version}, ours with WORKERS=${workers}, ${duration}s x ${reps} reps, connections ${connectionCounts.join('/')}`);
+  // This service runs as `npm start` runs it: the bundle, built from the current sources.
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
   await sql(adminUrl, `drop database if exists ${dbName}`);
   await sql(adminUrl, `create database ${dbName}`);
   const migrate = spawn(process.execPath, ['--import', 'tsx', 'node_modules/@mikro-orm/cli/cli', 'migration:up'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: peerEnv({ DATABASE_URL: dbUrl }) });
@@ -251,7 +253,8 @@ async function main() {
         const lines = active.map((peer) => {
           const xs = samples.get(peer)!;
           const rps = median(xs.map((x) => x.rps));
-          const ratio = peer === 'ours' ? '' : `ours/peer ${(ours / Math.max(rps, 0.001)).toFixed(2)}x`;
+          // A peer that completed no request within the run has no finite ratio: say so.
+          const ratio = peer === 'ours' ? '' : rps < 1 ? `peer completed no request in ${duration} s` : `ours/peer ${(ours / rps).toFixed(2)}x`;
           return `| ${s.name} | ${connections} | ${peer} | ${rps.toFixed(0)} | ${median(xs.map((x) => x.p50))} | ${median(xs.map((x) => x.p99))} | ${xs.reduce((n, x) => n + x.errors, 0)} | ${(rss.get(peer) ?? 0).toFixed(0)} | ${ratio} |`;
         });
         for (const line of lines) console.log(line);

@@ -50,9 +50,12 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `src/main.ts` as one node process (no npm/npx in between, so signals reach it). */
+/**
+ * Starts the server as `npm start` does, from the bundle (dist/src/main.mjs, built by the test
+ * setup), as one node process (no npm/npx in between, so signals reach it).
+ */
 export function startServerProcess(env: Record<string, string | undefined>): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['dist/src/main.mjs'], {
     cwd: ROOT,
     env: childEnv({ PORT: '0', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
