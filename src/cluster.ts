@@ -1,9 +1,10 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { seedNewDatabase } from './app.ts';
+import { seedNewDatabase, startApp, type App } from './app.ts';
 import { dbTimeouts, type Config } from './config.ts';
 import { openDatabase, StartupError } from './db/database.ts';
+import { ListenError } from './http/server.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 
 /**
@@ -28,16 +29,20 @@ export interface Cluster {
 }
 
 /**
- * `WORKERS=n` (n > 1): this thread owns the database set-up (the embedded PGlite server lives here,
- * migrations and the first seed run here once), then starts n worker threads that each run the
- * whole HTTP service on the same port (uWebSockets.js listens with SO_REUSEPORT, the kernel spreads
- * connections). Workers share nothing but PostgreSQL.
+ * `WORKERS=n` (n > 1): n copies of the whole HTTP service on one port (uWebSockets.js listens
+ * with SO_REUSEPORT, the kernel spreads connections), sharing nothing but PostgreSQL.
+ *
+ * This thread is worker 0: it prepares the database (starts the embedded PGlite server when there
+ * is no DATABASE_URL; checks or applies migrations through its own start), serves as soon as it
+ * is ready, then starts the n - 1 worker threads on its port. So the first request is served as
+ * early as with one worker, and there is no idle supervisor thread holding memory.
  */
 export async function startCluster(config: Config, logger: Logger): Promise<Cluster> {
   const database = await prepareDatabase(config, logger);
   const workers: Worker[] = [];
+  let primary: App | undefined;
   const spawn = (index: number, port: number) =>
-    new Promise<{ worker: Worker; port: number }>((resolve, reject) => {
+    new Promise<Worker>((resolve, reject) => {
       const input: WorkerInput = {
         index,
         env: { DATABASE_URL: database.url, PORT: String(port), MIGRATE_ON_START: 'false', WORKERS: '1', STARTUP_DB_WAIT_MS: '0' },
@@ -46,44 +51,49 @@ export async function startCluster(config: Config, logger: Logger): Promise<Clus
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`worker ${index} exited with ${code} before listening`)));
       worker.on('message', (m: FromWorker) => {
-        if (m.type === 'listening') resolve({ worker, port: m.port });
+        if (m.type === 'listening') resolve(worker);
         if (m.type === 'failed') reject(new StartupError(m.message));
       });
     });
   try {
+    const primaryLogger = logger.child({ worker: 0 });
     // Workers share the port through SO_REUSEPORT, which an ephemeral (0) bind does not take part
     // in: with PORT=0, pick a free port first.
-    let first: { worker: Worker; port: number } | undefined;
-    for (let attempt = 1; !first; attempt++) {
+    for (let attempt = 1; !primary; attempt++) {
+      const port = config.port === 0 ? await freePort(config.host) : config.port;
       try {
-        first = await spawn(0, config.port === 0 ? await freePort(config.host) : config.port);
+        primary = await startApp({ config: { ...config, databaseUrl: database.url, port, workers: 1 }, logger: primaryLogger });
       } catch (error) {
         // Another process can take a free port between our probe and the bind: probe again.
-        if (config.port !== 0 || attempt >= 3) throw error;
+        if (config.port !== 0 || attempt >= 3 || !(error instanceof ListenError)) throw error;
       }
     }
-    workers.push(first.worker);
-    const rest = await Promise.allSettled(Array.from({ length: config.workers - 1 }, (_, i) => spawn(i + 1, first.port)));
-    for (const r of rest) if (r.status === 'fulfilled') workers.push(r.value.worker);
+    const port = primary.port;
+    const rest = await Promise.allSettled(Array.from({ length: config.workers - 1 }, (_, i) => spawn(i + 1, port)));
+    for (const r of rest) if (r.status === 'fulfilled') workers.push(r.value);
     const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    logger.info({ workers: workers.length, port: first.port }, 'cluster listening');
+    logger.info({ workers: workers.length + 1, port }, 'cluster listening');
 
+    const app = primary;
     const stopAll = async (force: boolean) => {
-      const results = await Promise.all(workers.map((w) => stopWorker(w, force, force ? 1000 : config.shutdownGraceMs + 1000)));
+      const results = await Promise.all([
+        force ? app.kill().then(() => false) : app.stop(),
+        ...workers.map((w) => stopWorker(w, force, force ? 1000 : config.shutdownGraceMs + 1000)),
+      ]);
       await database.stop();
       return results.every(Boolean);
     };
     let stopping: Promise<boolean> | undefined;
     return {
-      port: first.port,
+      port,
       stop: () => (stopping ??= stopAll(false)),
       kill: async () => {
         await stopAll(true);
       },
     };
   } catch (error) {
-    await Promise.all(workers.map((w) => stopWorker(w, true, 2000)));
+    await Promise.all([primary?.kill(), ...workers.map((w) => stopWorker(w, true, 2000))]);
     await database.stop();
     throw error;
   }
@@ -118,26 +128,18 @@ function stopWorker(worker: Worker, force: boolean, timeoutMs: number): Promise<
   });
 }
 
-/** Opens the database once: embedded server started, migrations applied (or checked), first seed. */
+/**
+ * The database every thread uses. A PostgreSQL server needs nothing here: worker 0's own start
+ * checks (or, with MIGRATE_ON_START, applies) the migrations before any other worker starts.
+ * Without DATABASE_URL, the embedded PGlite server runs in this thread for all workers, migrated
+ * and (when new) seeded once.
+ */
 async function prepareDatabase(config: Config, logger: Logger): Promise<{ url: string; stop(): Promise<void> }> {
-  const timeouts = dbTimeouts(config);
-  if (config.databaseUrl) {
-    const db = await openDatabase({
-      databaseUrl: config.databaseUrl,
-      dataDir: config.dataDir,
-      poolMax: 2,
-      migrateOnStart: config.migrateOnStart,
-      logger,
-      timeouts,
-      startupWaitMs: config.startupDbWaitMs,
-    });
-    await db.close();
-    return { url: config.databaseUrl, stop: async () => undefined };
-  }
+  if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => undefined };
   // Every worker opens a pool to the embedded server: accept all of them.
   const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, maxConnections: (config.dbPoolMax + 2) * (config.workers + 1) });
   try {
-    const db = await openDatabase({ databaseUrl: embedded.url, dataDir: config.dataDir, poolMax: 2, migrateOnStart: true, logger, timeouts });
+    const db = await openDatabase({ databaseUrl: embedded.url, dataDir: config.dataDir, poolMax: 2, migrateOnStart: true, logger, timeouts: dbTimeouts(config) });
     if (embedded.created) await seedNewDatabase(db, config.dbJsonPath, logger);
     await db.close();
   } catch (error) {

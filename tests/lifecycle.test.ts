@@ -35,6 +35,18 @@ describe('embedded default (no DATABASE_URL)', () => {
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
   });
+
+  it('WORKERS=2 on the embedded database: created, migrated and seeded once, served by both workers', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'embedded-')), 'data');
+    const server = startServerProcess({ DATA_DIR: dataDir, WORKERS: '2' });
+    const port = await server.listening;
+    expect(server.output()).toMatch(/"workers":2,.*"msg":"cluster listening"/);
+    const list = (await (await fetch(`http://127.0.0.1:${port}/patients`)).json()) as { patientID: string }[];
+    expect(list[0]?.patientID).toBe('P001');
+    expect(server.output().match(/Seed summary/g)).toHaveLength(1);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
 });
 
 describe('with DATABASE_URL', () => {

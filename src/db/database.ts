@@ -3,7 +3,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { readdir } from 'node:fs/promises';
-import { createOrmOptions, MIGRATIONS_DIR, MIGRATIONS_TABLE } from './orm-options.ts';
+import { createOrmOptions, MIGRATIONS_RUNTIME_DIR, MIGRATIONS_TABLE } from './orm-options.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
 import { createSqlClient, type SqlClient } from './sql-client.ts';
 
@@ -125,13 +125,13 @@ async function applyMigrations(orm: MikroORM, { apply, logger }: { apply: boolea
 }
 
 /**
- * The committed migrations (files in migrations/) not yet recorded in MikroORM's migrations
+ * The committed migrations (migrations/, or their build in dist/migrations/) not yet recorded in MikroORM's migrations
  * table. A quick check that needs neither the Migrator nor the migration modules themselves;
  * applying them goes through MikroORM's Migrator.
  */
 async function pendingMigrations(orm: MikroORM): Promise<string[]> {
   const strip = (name: string) => name.replace(/\.(ts|js)$/, '');
-  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^Migration.*\.(ts|js)$/.test(f) && !f.endsWith('.d.ts')).map(strip);
+  const files = (await readdir(MIGRATIONS_RUNTIME_DIR)).filter((f) => /^Migration.*\.(ts|js)$/.test(f) && !f.endsWith('.d.ts')).map(strip);
   const connection = orm.em.getConnection();
   const [table] = await connection.execute<{ present: boolean }[]>(`select to_regclass('${MIGRATIONS_TABLE}') is not null as present`);
   if (!table?.present) return files.sort();

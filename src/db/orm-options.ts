@@ -4,7 +4,16 @@ import { Patient } from '../patients/patient.entity.ts';
 
 const root = (dir: string) => fileURLToPath(new URL(`../../${dir}`, import.meta.url));
 
+/**
+ * Running from the TypeScript sources (tsx: tests, the MikroORM CLI) or from the built bundle
+ * (dist/src/main.mjs, what `npm start` runs). The bundle loads the migrations compiled to
+ * dist/migrations/*.js by `npm run build`: plain Node cannot import the .ts files.
+ */
+const FROM_TYPESCRIPT = import.meta.url.endsWith('.ts');
 export const MIGRATIONS_DIR = root('migrations');
+const MIGRATIONS_JS_DIR = root('dist/migrations');
+/** Where the migrations this process runs are. */
+export const MIGRATIONS_RUNTIME_DIR = FROM_TYPESCRIPT ? MIGRATIONS_DIR : MIGRATIONS_JS_DIR;
 export const SEEDERS_DIR = root('seeders');
 export const MIGRATIONS_TABLE = 'mikro_orm_migrations';
 
@@ -59,8 +68,9 @@ export function createOrmOptions({ clientUrl, poolMax, log, timeouts, extensions
       },
     },
     extensions,
+    preferTs: FROM_TYPESCRIPT,
     migrations: {
-      path: MIGRATIONS_DIR,
+      path: MIGRATIONS_JS_DIR,
       pathTs: MIGRATIONS_DIR,
       glob: '!(*.d).{js,ts}',
       tableName: MIGRATIONS_TABLE,

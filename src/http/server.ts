@@ -8,6 +8,11 @@ import { describeError } from '../logging.ts';
 import type { RouteTemplate } from './routes.ts';
 import { createAbortState, errorResponse, type Handler, type HttpRequest, type HttpResponse } from './types.ts';
 
+/** The port could not be bound (taken, or not allowed). */
+export class ListenError extends Error {
+  override name = 'ListenError';
+}
+
 export interface HttpServerOptions {
   handler: Handler;
   cors: Cors;
@@ -193,7 +198,7 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
       return new Promise((resolve, reject) => {
         app.listen(host, port, (token) => {
           if (!token) {
-            reject(new Error(`Cannot listen on ${host}:${port}`));
+            reject(new ListenError(`Cannot listen on ${host}:${port}`));
             return;
           }
           listenSocket = token;

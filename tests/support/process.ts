@@ -14,6 +14,9 @@ export function childEnv(env: Record<string, string | undefined>): NodeJS.Proces
   const base = { ...process.env };
   // npm/npx (e.g. `npx -p node@24`) leave npm_config_* behind; they would confuse a nested npm.
   for (const key of Object.keys(base)) if (key.startsWith('npm_')) delete base[key];
+  // npm run sets NODE_OPTIONS=--import=tsx (.npmrc, for the MikroORM CLI); the server must run
+  // without it, as in production.
+  delete base.NODE_OPTIONS;
   for (const key of ['DATABASE_URL', 'PORT', 'HOST', 'DATA_DIR', 'DB_JSON', 'SEED_DRY_RUN', 'MIGRATE_ON_START', 'LOG_LEVEL']) delete base[key];
   return { ...base, ...env };
 }
