@@ -8,10 +8,10 @@ import { ListenError } from './http/server.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 
 /**
- * The worker's entry: from the built bundle (dist/src/main.mjs) its sibling worker.mjs; from the
+ * The worker's entry: from the built bundle (dist/src/main.cjs) its sibling worker.cjs; from the
  * TypeScript sources (tsx), a small module that registers tsx in the thread first.
  */
-const WORKER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.mjs', import.meta.url);
+const WORKER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.cjs', import.meta.url);
 
 /** Messages between the primary thread and the HTTP workers. */
 export type ToWorker = { type: 'stop'; force: boolean };

@@ -70,14 +70,19 @@ const shutdown = (signal: NodeJS.Signals) => {
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
 
-service = await (config.workers > 1 ? startCluster(config, logger) : startApp({ config, logger })).catch((error: unknown) => {
-  if (error instanceof StartupError) {
-    logger.fatal(error.message);
-    return exit(1);
-  }
-  return fail('start-up failed', error);
-});
-if (signals > 0) {
-  signals = 0;
-  shutdown('SIGTERM');
-}
+void (config.workers > 1 ? startCluster(config, logger) : startApp({ config, logger })).then(
+  (started) => {
+    service = started;
+    if (signals > 0) {
+      signals = 0;
+      shutdown('SIGTERM');
+    }
+  },
+  (error: unknown) => {
+    if (error instanceof StartupError) {
+      logger.fatal(error.message);
+      return exit(1);
+    }
+    return fail('start-up failed', error);
+  },
+);

@@ -16,21 +16,23 @@ const send = (m: FromWorker) => port.postMessage(m);
 const config = parseConfig({ ...process.env, ...input.env });
 const logger = createLogger(config.logLevel, undefined, { worker: input.index });
 
-try {
-  const app = await startApp({ config, logger });
-  send({ type: 'listening', port: app.port });
-  port.on('message', (m: ToWorker) => {
-    if (m.type !== 'stop') return;
-    const done = m.force ? app.kill().then(() => false) : app.stop();
-    void done.then((drained) => {
-      logger.flush();
-      send({ type: 'stopped', drained });
-      port.close();
+startApp({ config, logger }).then(
+  (app) => {
+    send({ type: 'listening', port: app.port });
+    port.on('message', (m: ToWorker) => {
+      if (m.type !== 'stop') return;
+      const done = m.force ? app.kill().then(() => false) : app.stop();
+      void done.then((drained) => {
+        logger.flush();
+        send({ type: 'stopped', drained });
+        port.close();
+      });
     });
-  });
-} catch (error) {
-  logger.error({ err: describeError(error) }, 'worker failed to start');
-  // Start-up errors carry operator instructions and no data; anything else is reported generically.
-  send({ type: 'failed', message: error instanceof StartupError ? error.message : 'a worker failed to start' });
-  port.close();
-}
+  },
+  (error: unknown) => {
+    logger.error({ err: describeError(error) }, 'worker failed to start');
+    // Start-up errors carry operator instructions and no data; anything else is reported generically.
+    send({ type: 'failed', message: error instanceof StartupError ? error.message : 'a worker failed to start' });
+    port.close();
+  },
+);

@@ -6,7 +6,7 @@ const root = (dir: string) => fileURLToPath(new URL(`../../${dir}`, import.meta.
 
 /**
  * Running from the TypeScript sources (tsx: tests, the MikroORM CLI) or from the built bundle
- * (dist/src/main.mjs, what `npm start` runs). The bundle loads the migrations compiled to
+ * (dist/src/main.cjs, what `npm start` runs). The bundle loads the migrations compiled to
  * dist/migrations/*.js by `npm run build`: plain Node cannot import the .ts files.
  */
 const FROM_TYPESCRIPT = import.meta.url.endsWith('.ts');

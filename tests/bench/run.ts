@@ -147,7 +147,7 @@ async function start(peer: Peer): Promise<Running> {
   const base = `http://127.0.0.1:${port}`;
   let child: ChildProcess;
   if (peer === 'ours') {
-    child = spawn(process.execPath, ['dist/src/main.mjs'], {
+    child = spawn(process.execPath, ['dist/src/main.cjs'], {
       cwd: ROOT,
       stdio: ['ignore', process.env.BENCH_VERBOSE ? 'inherit' : 'ignore', 'inherit'],
       env: peerEnv({ DATABASE_URL: dbUrl, PORT: String(port), WORKERS: workers, DB_POOL_MAX: '10', LOG_LEVEL: 'info' }),

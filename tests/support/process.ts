@@ -54,11 +54,11 @@ export interface ServerProcess {
 }
 
 /**
- * Starts the server as `npm start` does, from the bundle (dist/src/main.mjs, built by the test
+ * Starts the server as `npm start` does, from the bundle (dist/src/main.cjs, built by the test
  * setup), as one node process (no npm/npx in between, so signals reach it).
  */
 export function startServerProcess(env: Record<string, string | undefined>): ServerProcess {
-  const child = spawn(process.execPath, ['dist/src/main.mjs'], {
+  const child = spawn(process.execPath, ['dist/src/main.cjs'], {
     cwd: ROOT,
     env: childEnv({ PORT: '0', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
