@@ -8,7 +8,7 @@
  *
  * Each run is preceded by one unmeasured second of the same load (warm-up).
  * Options: --scenario a,b  --connections 50,256  --duration <s>  --reps <n>  --workers <n>
- *          --peers ours,json-server,node-pg
+ *          --peers ours,json-server,node-pg  --env KEY=VALUE (for this service; repeatable)
  * Env: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres; a database
  * hm_bench_<pid> is created there and dropped at the end).
  * Not a test: it reports what it measured and asserts nothing.
@@ -31,6 +31,8 @@ const { values: args } = parseArgs({
     reps: { type: 'string', default: '3' },
     workers: { type: 'string' },
     peers: { type: 'string', default: 'ours,json-server,node-pg' },
+    /** Extra environment for this service, e.g. --env COALESCE_READS=false (repeatable). */
+    env: { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -74,6 +76,7 @@ const duration = Number(args.duration);
 const reps = Number(args.reps);
 const peers = args.peers!.split(',') as Peer[];
 const workers = args.workers ?? String(availableParallelism());
+const oursEnv = Object.fromEntries((args.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const dbName = `hm_bench_${process.pid}`;
@@ -150,7 +153,7 @@ async function start(peer: Peer): Promise<Running> {
     child = spawn(process.execPath, ['dist/src/main.cjs'], {
       cwd: ROOT,
       stdio: ['ignore', process.env.BENCH_VERBOSE ? 'inherit' : 'ignore', 'inherit'],
-      env: peerEnv({ DATABASE_URL: dbUrl, PORT: String(port), WORKERS: workers, DB_POOL_MAX: '10', LOG_LEVEL: 'info' }),
+      env: peerEnv({ DATABASE_URL: dbUrl, PORT: String(port), WORKERS: workers, DB_POOL_MAX: '10', LOG_LEVEL: 'info', ...oursEnv }),
     });
   } else if (peer === 'node-pg') {
     child = spawn(process.execPath, [join(ROOT, 'tests/bench/baseline-server.mjs')], {
@@ -216,7 +219,10 @@ const WARMUP_SECONDS = 1;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 async function main() {
-  console.log(`bench: ${cpus().length} cores, node ${process.version}, ours with WORKERS=${workers}, ${duration}s x ${reps} reps, connections ${connectionCounts.join('/')}`);
+  console.log(
+    `bench: ${cpus().length} cores, node ${process.version}, ours with WORKERS=${workers}${Object.entries(oursEnv).map(([k, v]) => ` ${k}=${v}`).join('')}, ` +
+      `${duration}s x ${reps} reps, connections ${connectionCounts.join('/')}`,
+  );
   // This service runs as `npm start` runs it: the bundle, built from the current sources.
   execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
   await sql(adminUrl, `drop database if exists ${dbName}`);
