@@ -2,27 +2,14 @@
  * Group inserts: creates that arrive together are written by one statement, and each still gets
  * exactly the answer it would have had alone.
  */
-import pino from 'pino';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CheckConstraintViolationException, UniqueConstraintViolationException } from '@mikro-orm/core';
-import { openDatabase, type Database } from '../src/db/database.ts';
 import type { SqlClient } from '../src/db/sql-client.ts';
 import { createInsertBatcher, createUpdateBatcher } from '../src/patients/patient.batch.ts';
 import type { PatientInput } from '../src/patients/patient.schemas.ts';
-import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { useOpenedTestDatabase } from './support/database.ts';
 
-let tdb: TestDatabase;
-let db: Database;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  db = await openDatabase({ databaseUrl: tdb.url, dataDir: '', poolMax: 4, migrateOnStart: true, logger: pino({ level: 'silent' }) });
-});
-afterAll(async () => {
-  await db?.close();
-  await tdb?.drop();
-});
-beforeEach(() => tdb.query('truncate patients restart identity'));
+const opened = useOpenedTestDatabase();
 
 const patient = (patientID: string, overrides: Partial<PatientInput> = {}): PatientInput => ({
   patientID,
@@ -47,13 +34,13 @@ function counting(sql: SqlClient) {
 }
 
 const stored = () =>
-  tdb.query<{ id: number; patient_id: string; name: string; last_visit: string }>(
+  opened.tdb.query<{ id: number; patient_id: string; name: string; last_visit: string }>(
     `select id, patient_id, name, to_char(last_visit, 'YYYY-MM-DD') as last_visit from patients order by id`,
   );
 
 describe('insert batcher', () => {
   it('writes concurrent creates in fewer statements than creates, each id naming its own row', async () => {
-    const { client, statements } = counting(db.sql);
+    const { client, statements } = counting(opened.db.sql);
     const batcher = createInsertBatcher(client);
     const inputs = Array.from({ length: 40 }, (_, i) => patient(`B-${i}`, { age: i, lastVisit: `2024-02-${String((i % 28) + 1).padStart(2, '0')}` }));
     const ids = await Promise.all(inputs.map((input) => batcher.insert(input)));
@@ -71,7 +58,7 @@ describe('insert batcher', () => {
   });
 
   it('a failing row fails only its own create: duplicates and constraint violations are answered one by one', async () => {
-    const batcher = createInsertBatcher(db.sql);
+    const batcher = createInsertBatcher(opened.db.sql);
     await batcher.insert(patient('TAKEN'));
     const inputs = [
       ...Array.from({ length: 10 }, (_, i) => patient(`OK-${i}`)),
@@ -95,7 +82,7 @@ describe('insert batcher', () => {
   });
 
   it('a create alone is written at once, in one statement', async () => {
-    const { client, statements } = counting(db.sql);
+    const { client, statements } = counting(opened.db.sql);
     const batcher = createInsertBatcher(client);
     const id = await batcher.insert(patient('SOLO'));
     expect(statements).toHaveLength(1);
@@ -105,8 +92,8 @@ describe('insert batcher', () => {
 
 describe('update batcher', () => {
   it('concurrent changes of one patient: fewer statements, and each answer is the row right after that change', async () => {
-    const id = await createInsertBatcher(db.sql).insert(patient('U-1', { name: 'Original' }));
-    const { client, statements } = counting(db.sql);
+    const id = await createInsertBatcher(opened.db.sql).insert(patient('U-1', { name: 'Original' }));
+    const { client, statements } = counting(opened.db.sql);
     const updates = createUpdateBatcher(client);
     const changes = Array.from({ length: 20 }, (_, i) => (i % 5 === 4 ? { age: i, name: `Name-${i}` } : { age: i }));
     const rows = await Promise.all(changes.map((change) => updates.update(id, change)));
@@ -116,15 +103,15 @@ describe('update batcher', () => {
       const lastNamed = [...changes.slice(0, i + 1)].reverse().find((c) => 'name' in c) as { name?: string } | undefined;
       expect(row).toEqual({ id, patientID: 'U-1', name: lastNamed?.name ?? 'Original', age: i, gender: 'Other', medicalCondition: 'Checkup', lastVisit: '2024-01-15' });
     });
-    const [final] = await tdb.query<{ age: number; name: string }>('select age, name from patients where id = $1', [id]);
+    const [final] = await opened.tdb.query<{ age: number; name: string }>('select age, name from patients where id = $1', [id]);
     expect(final).toEqual({ age: 19, name: 'Name-19' });
   });
 
   it('one failing change among queued ones fails alone; the others apply in order', async () => {
-    const inserts = createInsertBatcher(db.sql);
+    const inserts = createInsertBatcher(opened.db.sql);
     const id = await inserts.insert(patient('U-2'));
     await inserts.insert(patient('TAKEN-2'));
-    const updates = createUpdateBatcher(db.sql);
+    const updates = createUpdateBatcher(opened.db.sql);
     const first = updates.update(id, { age: 1 });
     const queued = [updates.update(id, { age: 2 }), updates.update(id, { patientID: 'TAKEN-2', age: 99 }), updates.update(id, { age: 3 })];
     expect((await first)?.age).toBe(1);
@@ -132,12 +119,12 @@ describe('update batcher', () => {
     expect(a).toMatchObject({ status: 'fulfilled', value: { age: 2, patientID: 'U-2' } });
     expect(b?.status === 'rejected' && (b.reason as unknown)).toBeInstanceOf(UniqueConstraintViolationException);
     expect(c).toMatchObject({ status: 'fulfilled', value: { age: 3, patientID: 'U-2' } });
-    const [row] = await tdb.query<{ age: number; patient_id: string }>('select age, patient_id from patients where id = $1', [id]);
+    const [row] = await opened.tdb.query<{ age: number; patient_id: string }>('select age, patient_id from patients where id = $1', [id]);
     expect(row).toEqual({ age: 3, patient_id: 'U-2' });
   });
 
   it('changes of an unknown patient all answer "no such patient"', async () => {
-    const updates = createUpdateBatcher(db.sql);
+    const updates = createUpdateBatcher(opened.db.sql);
     const rows = await Promise.all([1, 2, 3].map((age) => updates.update(424242, { age })));
     expect(rows).toEqual([undefined, undefined, undefined]);
   });

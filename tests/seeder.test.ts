@@ -1,9 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../src/db/database.ts';
+import { describe, expect, it } from 'vitest';
 import {
   formatImportProblems,
   formatImportSummary,
@@ -12,20 +10,9 @@ import {
   readSeedFile,
 } from '../src/patients/patient.import.ts';
 import { createPatientService } from '../src/patients/patient.service.ts';
-import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { useOpenedTestDatabase } from './support/database.ts';
 
-let tdb: TestDatabase;
-let db: Database;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  db = await openDatabase({ databaseUrl: tdb.url, dataDir: '', poolMax: 4, migrateOnStart: true, logger: pino({ level: 'silent' }) });
-});
-afterAll(async () => {
-  await db?.close();
-  await tdb?.drop();
-});
-beforeEach(() => tdb.query('truncate patients restart identity'));
+const opened = useOpenedTestDatabase();
 
 const record = (id: number, overrides: Record<string, unknown> = {}) => ({
   id,
@@ -38,10 +25,10 @@ const record = (id: number, overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 const file = (...patients: unknown[]) => ({ patients });
-const rows = () => tdb.query<{ id: number; patient_id: string; name: string }>('select id, patient_id, name from patients order by id');
+const rows = () => opened.tdb.query<{ id: number; patient_id: string; name: string }>('select id, patient_id, name from patients order by id');
 const createNewPatient = () =>
-  createPatientService(db.sql).create({ patientID: 'NEW', name: 'New', age: 1, gender: 'Male', medicalCondition: 'Flu', lastVisit: '2024-06-01' });
-const run = (data: unknown, dryRun = false) => importPatients(db.orm.em.fork(), data, { dryRun });
+  createPatientService(opened.db.sql).create({ patientID: 'NEW', name: 'New', age: 1, gender: 'Male', medicalCondition: 'Flu', lastVisit: '2024-06-01' });
+const run = (data: unknown, dryRun = false) => importPatients(opened.db.orm.em.fork(), data, { dryRun });
 
 describe('json-server import', () => {
   it('imports every valid record, keeping json-server ids', async () => {
@@ -71,7 +58,7 @@ describe('json-server import', () => {
 
   it('never moves the sequence backwards, so ids are not reused', async () => {
     await run(file(record(10)));
-    await tdb.query('delete from patients where id = 10');
+    await opened.tdb.query('delete from patients where id = 10');
     await run(file(record(2)));
     const created = await createNewPatient();
     expect(created.id).toBe(11);
@@ -116,7 +103,7 @@ describe('json-server import', () => {
     expect(report).toMatchObject({ read: 3, inserted: 1, updated: 1, unchanged: 0, invalid: 1, dryRun: true });
     expect(formatImportSummary(report)).toContain('dry run');
     expect((await rows()).map((r) => [r.id, r.name])).toEqual([[1, 'Patient 1']]);
-    const seq = await tdb.query<{ v: string }>(`select last_value as v from patients_id_seq`);
+    const seq = await opened.tdb.query<{ v: string }>(`select last_value as v from patients_id_seq`);
     expect(Number(seq[0]?.v)).toBe(2);
   });
 
@@ -135,12 +122,12 @@ describe('json-server import', () => {
   it('imports in one transaction: a failure leaves nothing written', async () => {
     await run(file(record(1)));
     // A row the importer cannot foresee: a check constraint rejects it inside the transaction.
-    await tdb.query(`alter table patients add constraint test_no_p3 check (patient_id <> 'P003')`);
+    await opened.tdb.query(`alter table patients add constraint test_no_p3 check (patient_id <> 'P003')`);
     try {
       await expect(run(file(record(1, { name: 'Changed' }), record(2), record(3)))).rejects.toThrow();
       expect((await rows()).map((r) => [r.id, r.name])).toEqual([[1, 'Patient 1']]);
     } finally {
-      await tdb.query('alter table patients drop constraint test_no_p3');
+      await opened.tdb.query('alter table patients drop constraint test_no_p3');
     }
   });
 });

@@ -1,4 +1,4 @@
-import { createAbortState, type Handler, type HttpRequest, type HttpResponse } from './types.ts';
+import { createAbortState, createRequest, type Handler, type HttpRequest, type HttpResponse } from './types.ts';
 
 /**
  * Identical concurrent reads share one execution ("request coalescing").
@@ -49,19 +49,7 @@ export function createCoalescingHandler(handler: Handler): CoalescingHandler {
     const response = started.then(() => {
       if (pending.get(key) === execution) pending.delete(key);
       executions++;
-      const { method, path, query, headers, body, requestId } = request;
-      const run = handler({
-        method,
-        path,
-        query,
-        headers,
-        body,
-        requestId,
-        get signal() {
-          return abort.signal;
-        },
-        onAbort: abort.onAbort,
-      });
+      const run = handler(createRequest(request, abort));
       const done = run.then(noop, noop).then(() => {
         if (running.get(key) === done) running.delete(key);
       });

@@ -6,7 +6,7 @@ import uWS from 'uWebSockets.js';
 import type { Cors } from './cors.ts';
 import { describeError } from '../logging.ts';
 import type { RouteTemplate } from './routes.ts';
-import { createAbortState, errorResponse, type Handler, type HttpRequest, type HttpResponse } from './types.ts';
+import { createAbortState, createRequest, errorResponse, type Handler, type HttpRequest, type HttpResponse } from './types.ts';
 
 /** The port could not be bound (taken, or not allowed). */
 export class ListenError extends Error {
@@ -137,18 +137,7 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
 
     const dispatch = (body: Buffer | undefined) => {
       state.dispatched = true;
-      const request: HttpRequest = {
-        method,
-        path,
-        query,
-        headers,
-        body,
-        requestId,
-        get signal() {
-          return abort.signal;
-        },
-        onAbort: abort.onAbort,
-      };
+      const request = createRequest({ method, path, query, headers, body, requestId }, abort);
       handler(request).then(
         (response) => finish(res, state, meta, response, started),
         (error: unknown) => {

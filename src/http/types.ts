@@ -17,6 +17,26 @@ export interface HttpRequest {
   onAbort(listener: () => void): void;
 }
 
+/** A request from its copied-out fields and the abort state of whoever owns it. */
+export function createRequest(
+  fields: Pick<HttpRequest, 'method' | 'path' | 'query' | 'headers' | 'body' | 'requestId'>,
+  abort: ReturnType<typeof createAbortState>,
+): HttpRequest {
+  const { method, path, query, headers, body, requestId } = fields;
+  return {
+    method,
+    path,
+    query,
+    headers,
+    body,
+    requestId,
+    get signal() {
+      return abort.signal;
+    },
+    onAbort: abort.onAbort,
+  };
+}
+
 /**
  * Abort notification for one request, without an AbortController per request: the signal is
  * only built when something asks for it.

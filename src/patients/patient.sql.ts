@@ -191,14 +191,7 @@ export const INSERT_PATIENT =
 export const toPatientValues = (p: Omit<PatientDto, 'id'>) => [p.patientID, p.name, p.age, p.gender, p.medicalCondition, p.lastVisit];
 
 /** The columns of the API fields a client can write (every field but `id`). */
-const WRITABLE: Record<Exclude<PatientField, 'id'>, string> = {
-  patientID: 'patient_id',
-  name: 'name',
-  age: 'age',
-  gender: 'gender',
-  medicalCondition: 'medical_condition',
-  lastVisit: 'last_visit',
-};
+const { id: _id, ...WRITABLE } = COLUMN;
 
 /**
  * Sets the given fields of one patient and returns the stored row, in one statement (no read

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import pino from 'pino';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { openDatabase, type Database } from '../../src/db/database.ts';
 import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 
 /**
@@ -37,6 +40,24 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     query: (sql, params) => withClient(embedded.url, async (c) => (await c.query(sql, params)).rows),
     drop: () => embedded.stop(),
   };
+}
+
+/**
+ * For tests below the HTTP layer: a fresh test database, opened (and migrated) through the
+ * service's own openDatabase, emptied before each test. Call it at the top of a test file.
+ */
+export function useOpenedTestDatabase() {
+  const handle = {} as { tdb: TestDatabase; db: Database };
+  beforeAll(async () => {
+    handle.tdb = await createTestDatabase();
+    handle.db = await openDatabase({ databaseUrl: handle.tdb.url, dataDir: '', poolMax: 4, migrateOnStart: true, logger: pino({ level: 'silent' }) });
+  });
+  afterAll(async () => {
+    await handle.db?.close();
+    await handle.tdb?.drop();
+  });
+  beforeEach(() => handle.tdb.query('truncate patients restart identity'));
+  return handle;
 }
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
