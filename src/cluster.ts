@@ -77,12 +77,13 @@ export async function startCluster(config: Config, logger: Logger): Promise<Clus
 
     const app = primary;
     const stopAll = async (force: boolean) => {
-      const results = await Promise.all([
+      const results = await Promise.allSettled([
         force ? app.kill().then(() => false) : app.stop(),
         ...workers.map((w) => stopWorker(w, force, force ? 1000 : config.shutdownGraceMs + 1000)),
       ]);
+      // The embedded database goes last, whatever happened to the workers.
       await database.stop();
-      return results.every(Boolean);
+      return results.every((r) => r.status === 'fulfilled' && r.value);
     };
     let stopping: Promise<boolean> | undefined;
     return {

@@ -123,6 +123,21 @@ describe('update batcher', () => {
     expect(row).toEqual({ age: 3, patient_id: 'U-2' });
   });
 
+  it('queued patientID changes are never merged: a clash is reported even when a later change would hide it', async () => {
+    const inserts = createInsertBatcher(opened.db.sql);
+    const id = await inserts.insert(patient('U-3'));
+    await inserts.insert(patient('TAKEN-3'));
+    const updates = createUpdateBatcher(opened.db.sql);
+    const first = updates.update(id, { age: 1 });
+    const clash = updates.update(id, { patientID: 'TAKEN-3' });
+    const free = updates.update(id, { patientID: 'FREE-3' });
+    await first;
+    await expect(clash).rejects.toBeInstanceOf(UniqueConstraintViolationException);
+    expect(await free).toMatchObject({ patientID: 'FREE-3', age: 1 });
+    const [row] = await opened.tdb.query<{ patient_id: string }>('select patient_id from patients where id = $1', [id]);
+    expect(row?.patient_id).toBe('FREE-3');
+  });
+
   it('changes of an unknown patient all answer "no such patient"', async () => {
     const updates = createUpdateBatcher(opened.db.sql);
     const rows = await Promise.all([1, 2, 3].map((age) => updates.update(424242, { age })));

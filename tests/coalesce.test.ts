@@ -110,6 +110,25 @@ describe('coalescing handler', () => {
     inner.calls[1]!.finish('done');
     await Promise.all(shared);
   });
+
+  it('drops a queued execution whose requests all went away before it started; the next one runs fresh', async () => {
+    const inner = controllable();
+    const handler = createCoalescingHandler(inner.handler);
+    const blocker = handler(request().req);
+    await tick();
+    const gone = request();
+    const abandoned = handler(gone.req);
+    gone.abort();
+    const later = handler(request().req);
+    inner.calls[0]!.finish('first');
+    await blocker;
+    expect((await abandoned).status).toBe(499);
+    await tick();
+    expect(inner.calls).toHaveLength(2);
+    inner.calls[1]!.finish('fresh');
+    expect(JSON.parse(String((await later).body))).toBe('fresh');
+    expect(handler.stats().executions).toBe(2);
+  });
 });
 
 describe('coalescing in the running service', () => {

@@ -44,40 +44,61 @@ export function createSqlClient(orm: MikroORM): SqlClient {
   };
 
   /**
-   * Statement names are ignored on PGlite (embedded, or a PGlite served over a socket): it serves
-   * every pooled connection from one backend session, where a name prepared by one connection
-   * clashes with the next. Found out once, on the first named statement.
+   * PGlite (embedded, or served over a socket) runs every pooled connection in one backend session,
+   * and pglite-socket interleaves the protocol messages of different connections one by one. Two
+   * parameterised statements in flight at once could then bind each other's unnamed statement, and
+   * a name prepared by one connection clashes with the next. So on PGlite statements run one at a
+   * time (PGlite executes one at a time anyway) and are never named. Found out on the first query.
    */
-  let preparing: Promise<boolean> | undefined;
-  const canPrepare = (pgClient: pg.PoolClient) => {
-    preparing ??= pgClient.query<{ v: string }>('select version() as v').then(
-      (r) => !String(r.rows[0]?.v).includes('PGlite'),
-      (error: unknown) => {
-        preparing = undefined;
-        throw error;
-      },
-    );
-    return preparing;
+  let detecting: Promise<boolean> | undefined;
+  const isPglite = () => {
+    detecting ??= (async () => {
+      const pgClient = await acquire();
+      try {
+        const { rows } = await pgClient.query<{ v: string }>('select version() as v');
+        return String(rows[0]?.v).includes('PGlite');
+      } finally {
+        await client.releaseConnection(pgClient);
+      }
+    })().catch((error: unknown) => {
+      detecting = undefined;
+      throw error instanceof Error && error.name === 'KnexTimeoutError' ? error : driver.convertException(error as Error);
+    });
+    return detecting;
   };
+
+  const acquire = async () => {
+    try {
+      return await client.acquireConnection();
+    } catch (error) {
+      // KnexTimeoutError (pool exhausted) or a failed connect: the boundary maps both to 503.
+      throw error instanceof Error && error.name === 'KnexTimeoutError' ? error : driver.convertException(error as Error);
+    }
+  };
+
+  const run = async <R>(text: string, values: unknown[], name: string | undefined): Promise<R[]> => {
+    const pgClient = await acquire();
+    try {
+      const result = await pgClient.query<R & pg.QueryResultRow>(name ? { name, text, values } : { text, values });
+      return result.rows;
+    } catch (error) {
+      throw driver.convertException(error as Error);
+    } finally {
+      await client.releaseConnection(pgClient);
+    }
+  };
+
+  /** The last statement queued on PGlite: the next one starts when it has settled. */
+  let serial: Promise<unknown> = Promise.resolve();
 
   return {
     async query<R>(sql: string, params: readonly unknown[] = [], name?: string): Promise<R[]> {
       const text = toPositional(sql);
-      let pgClient: pg.PoolClient;
-      try {
-        pgClient = await client.acquireConnection();
-      } catch (error) {
-        // KnexTimeoutError (pool exhausted) or a failed connect: the boundary maps both to 503.
-        throw error instanceof Error && error.name === 'KnexTimeoutError' ? error : driver.convertException(error as Error);
-      }
-      try {
-        const result = await pgClient.query<R & pg.QueryResultRow>(name && (await canPrepare(pgClient)) ? { name, text, values: params as unknown[] } : { text, values: params as unknown[] });
-        return result.rows;
-      } catch (error) {
-        throw driver.convertException(error as Error);
-      } finally {
-        await client.releaseConnection(pgClient);
-      }
+      const values = params as unknown[];
+      if (!(await isPglite())) return run<R>(text, values, name);
+      const result = serial.then(() => run<R>(text, values, undefined));
+      serial = result.catch(() => undefined);
+      return result;
     },
   };
 }

@@ -22,17 +22,24 @@ export interface CoalescingHandler extends Handler {
   stats(): { executions: number; requests: number };
 }
 
-/** Headers, besides Host and Authorization, that can change a GET's response. */
-const KEY_HEADERS = ['trpc-accept', 'trpc-batch-mode', 'accept', 'connection-params'] as const;
+/** Headers, besides Host and Authorization, that can change a GET's response (tRPC reads them). */
+const KEY_HEADERS = ['content-type', 'trpc-accept', 'trpc-batch-mode', 'accept', 'connection-params'] as const;
 
 interface Execution {
   request: HttpRequest;
   response: Promise<HttpResponse>;
   start: () => void;
-  /** Requests still waiting (aborts decrement it; at zero the execution is aborted). */
+  /**
+   * Requests still waiting. When the last one goes away, an execution that has not started is
+   * dropped (never run), a running one is aborted.
+   */
   waiting: number;
   abort: () => void;
+  state: 'pending' | 'running' | 'dropped';
 }
+
+/** The answer nobody will read: every request of a dropped execution has gone. */
+const ABANDONED: HttpResponse = { status: 499, headers: {}, body: '' };
 
 export function createCoalescingHandler(handler: Handler): CoalescingHandler {
   const running = new Map<string, Promise<unknown>>();
@@ -47,6 +54,8 @@ export function createCoalescingHandler(handler: Handler): CoalescingHandler {
       start = resolve;
     });
     const response = started.then(() => {
+      if (execution.state === 'dropped') return ABANDONED;
+      execution.state = 'running';
       if (pending.get(key) === execution) pending.delete(key);
       executions++;
       const run = handler(createRequest(request, abort));
@@ -56,7 +65,7 @@ export function createCoalescingHandler(handler: Handler): CoalescingHandler {
       running.set(key, done);
       return run;
     });
-    const execution: Execution = { request, response, start, waiting: 0, abort: abort.abort };
+    const execution: Execution = { request, response, start, waiting: 0, abort: abort.abort, state: 'pending' };
     return execution;
   };
 
@@ -75,7 +84,11 @@ export function createCoalescingHandler(handler: Handler): CoalescingHandler {
     const joined = execution;
     joined.waiting++;
     request.onAbort(() => {
-      if (--joined.waiting === 0) joined.abort();
+      if (--joined.waiting > 0) return;
+      if (joined.state === 'pending') {
+        joined.state = 'dropped';
+        if (pending.get(key) === joined) pending.delete(key);
+      } else joined.abort();
     });
     return joined.response;
   };

@@ -1,3 +1,4 @@
+import { ConstraintViolationException } from '@mikro-orm/core';
 import type { SqlClient } from '../db/sql-client.ts';
 import type { PatientDto, PatientInput } from './patient.schemas.ts';
 import { INSERT_PATIENT, toPatientValues, updatePatient, updatePatientReturningOld } from './patient.sql.ts';
@@ -12,7 +13,8 @@ import { INSERT_PATIENT, toPatientValues, updatePatient, updatePatientReturningO
  * A multi-row insert is a single statement, so it stores all of its rows or none. When it fails
  * (a patientID already taken, two creates of one patientID in the same batch, a lost
  * connection), every create of the batch is retried on its own, so each client gets exactly the
- * answer it would have had alone (201, 409, 503) and no create fails because of another's data.
+ * answer it would have had alone (201, 409, 400) and no create fails because of another's data.
+ * Any other failure (503, 504) is every create's answer, as it would have been alone.
  */
 export interface InsertBatcher {
   /** Stores one patient and resolves with its new id. */
@@ -53,9 +55,12 @@ export function createInsertBatcher(sql: SqlClient): InsertBatcher {
     let rows: { id: number; patientID: string }[];
     try {
       rows = await sql.query(INSERT_MANY, columns, 'patient_insert_many');
-    } catch {
-      // Nothing was stored: give every create its own answer.
-      await Promise.all(batch.map(writeAlone));
+    } catch (error) {
+      // A row broke a constraint, so nothing was stored: give every create its own answer. Any
+      // other failure (database away, timeout) is every create's answer: retrying each alone
+      // would only load a struggling database, and after a lost connection could store twice.
+      if (isConstraintViolation(error)) await Promise.all(batch.map(writeAlone));
+      else for (const w of batch) w.reject(error);
       return;
     }
     const ids = new Map(rows.map((r) => [r.patientID, r.id]));
@@ -68,12 +73,15 @@ export function createInsertBatcher(sql: SqlClient): InsertBatcher {
 
   const drain = async () => {
     writing = true;
-    while (queue.length > 0) {
-      const batch = queue.slice(0, MAX_BATCH);
-      queue = queue.slice(batch.length);
-      await (batch.length === 1 ? writeAlone(batch[0]!) : writeTogether(batch));
+    try {
+      while (queue.length > 0) {
+        const batch = queue.slice(0, MAX_BATCH);
+        queue = queue.slice(batch.length);
+        await (batch.length === 1 ? writeAlone(batch[0]!) : writeTogether(batch));
+      }
+    } finally {
+      writing = false;
     }
-    writing = false;
   };
 
   return {
@@ -94,8 +102,9 @@ export function createInsertBatcher(sql: SqlClient): InsertBatcher {
  * arrival order and written by one statement that also returns the row as it was before. Each
  * change then gets the row exactly as it stood after that change (the old row, then the queued
  * changes up to and including its own), the answer it would have had if the changes had run
- * one after another. When the merged statement fails (a patientID taken by one of them, say),
- * the changes are run again one by one, in order, each with its own answer.
+ * one after another. When the merged statement breaks a constraint, the changes are run again one
+ * by one, in order, each with its own answer. A change of patientID is never merged. Changes
+ * arrive validated by the API schema; beyond it the database checks only patientID's uniqueness.
  */
 export interface UpdateBatcher {
   /** Sets the given fields; resolves with the row after this change, undefined when no such id. */
@@ -119,9 +128,11 @@ export function createUpdateBatcher(sql: SqlClient): UpdateBatcher {
     let old: PatientDto | undefined;
     try {
       old = await updatePatientReturningOld(sql, id, merged);
-    } catch {
-      // Nothing was written: replay the changes one by one, in order.
-      for (const c of changes) await runAlone(id, c);
+    } catch (error) {
+      // A constraint was broken, so nothing was written: replay the changes one by one, in order.
+      // Any other failure is every change's answer (see the insert batcher).
+      if (isConstraintViolation(error)) for (const c of changes) await runAlone(id, c);
+      else for (const c of changes) c.reject(error);
       return;
     }
     let state = old;
@@ -132,11 +143,14 @@ export function createUpdateBatcher(sql: SqlClient): UpdateBatcher {
   };
 
   const drain = async (id: number, queue: QueuedChange[]) => {
-    while (queue.length > 0) {
-      const batch = queue.splice(0, MAX_BATCH);
-      await (batch.length === 1 ? runAlone(id, batch[0]!) : runTogether(id, batch));
+    try {
+      while (queue.length > 0) {
+        const batch = queue.splice(0, nextBatchSize(queue));
+        await (batch.length === 1 ? runAlone(id, batch[0]!) : runTogether(id, batch));
+      }
+    } finally {
+      queues.delete(id);
     }
-    queues.delete(id);
   };
 
   return {
@@ -153,6 +167,22 @@ export function createUpdateBatcher(sql: SqlClient): UpdateBatcher {
       });
     },
   };
+}
+
+/**
+ * How many queued changes to merge: up to MAX_BATCH, but a change of `patientID` runs alone. It is
+ * the one field that can clash with another patient, and in a merged statement a later change of
+ * it would hide an earlier one's clash (that client would get 200 for a value never stored).
+ */
+function nextBatchSize(queue: QueuedChange[]): number {
+  if (queue[0]!.fields.patientID !== undefined) return 1;
+  const clash = queue.findIndex((c) => c.fields.patientID !== undefined);
+  return Math.min(MAX_BATCH, clash === -1 ? queue.length : clash);
+}
+
+/** Errors that mean "this statement stored nothing because a row broke a rule". */
+function isConstraintViolation(error: unknown): boolean {
+  return error instanceof ConstraintViolationException;
 }
 
 /** The fields a change sets (an undefined key leaves the field as it is). */
