@@ -54,7 +54,7 @@ export async function startApp({ config, logger }: StartOptions): Promise<App> {
     const routes = createRequestHandler({
       trpc: createTrpcHandler({ router: appRouter, createContext, logger, maxBatchSize: MAX_BATCH_SIZE }),
       rest: createRestHandler({ router: appRouter, createContext, logger }),
-      docs: createDocsHandler(createOpenApiDocument(appRouter, VERSION)),
+      docs: createDocsHandler(() => createOpenApiDocument(appRouter, VERSION)),
     });
     const handler = config.coalesceReads ? createCoalescingHandler(routes) : routes;
     const server = createHttpServer({

@@ -1,10 +1,10 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { seedNewDatabase, startApp, type App } from './app.ts';
 import { dbTimeouts, type Config } from './config.ts';
 import { openDatabase, StartupError } from './db/database.ts';
 import { ListenError } from './http/server.ts';
+import { freePort } from './net.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 
 /**
@@ -98,17 +98,6 @@ export async function startCluster(config: Config, logger: Logger): Promise<Clus
     await database.stop();
     throw error;
   }
-}
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Asks a worker to stop and waits for it to exit; resolves with whether it drained in time. */

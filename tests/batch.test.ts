@@ -90,6 +90,14 @@ describe('insert batcher', () => {
   });
 });
 
+/** A patient to change, another one holding `rival`'s patientID, and an update batcher. */
+async function patientWithRival(own: string, rival: string) {
+  const inserts = createInsertBatcher(opened.db.sql);
+  const id = await inserts.insert(patient(own));
+  await inserts.insert(patient(rival));
+  return { id, updates: createUpdateBatcher(opened.db.sql) };
+}
+
 describe('update batcher', () => {
   it('concurrent changes of one patient: fewer statements, and each answer is the row right after that change', async () => {
     const id = await createInsertBatcher(opened.db.sql).insert(patient('U-1', { name: 'Original' }));
@@ -108,10 +116,7 @@ describe('update batcher', () => {
   });
 
   it('one failing change among queued ones fails alone; the others apply in order', async () => {
-    const inserts = createInsertBatcher(opened.db.sql);
-    const id = await inserts.insert(patient('U-2'));
-    await inserts.insert(patient('TAKEN-2'));
-    const updates = createUpdateBatcher(opened.db.sql);
+    const { id, updates } = await patientWithRival('U-2', 'TAKEN-2');
     const first = updates.update(id, { age: 1 });
     const queued = [updates.update(id, { age: 2 }), updates.update(id, { patientID: 'TAKEN-2', age: 99 }), updates.update(id, { age: 3 })];
     expect((await first)?.age).toBe(1);
@@ -124,10 +129,7 @@ describe('update batcher', () => {
   });
 
   it('queued patientID changes are never merged: a clash is reported even when a later change would hide it', async () => {
-    const inserts = createInsertBatcher(opened.db.sql);
-    const id = await inserts.insert(patient('U-3'));
-    await inserts.insert(patient('TAKEN-3'));
-    const updates = createUpdateBatcher(opened.db.sql);
+    const { id, updates } = await patientWithRival('U-3', 'TAKEN-3');
     const first = updates.update(id, { age: 1 });
     const clash = updates.update(id, { patientID: 'TAKEN-3' });
     const free = updates.update(id, { patientID: 'FREE-3' });

@@ -38,6 +38,15 @@ function controllable() {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** A coalescing handler with one execution already running (the `blocker`). */
+async function busy() {
+  const inner = controllable();
+  const handler = createCoalescingHandler(inner.handler);
+  const blocker = handler(request().req);
+  await tick();
+  return { inner, handler, blocker };
+}
+
 describe('coalescing handler', () => {
   it('runs at once when idle; requests arriving during a run share the next run, never the current one', async () => {
     const inner = controllable();
@@ -91,10 +100,7 @@ describe('coalescing handler', () => {
   });
 
   it('aborts a shared execution only when every request waiting for it is gone', async () => {
-    const inner = controllable();
-    const handler = createCoalescingHandler(inner.handler);
-    const blocker = handler(request().req);
-    await tick();
+    const { inner, handler, blocker } = await busy();
     const a = request();
     const b = request();
     const shared = [handler(a.req), handler(b.req)];
@@ -112,10 +118,7 @@ describe('coalescing handler', () => {
   });
 
   it('drops a queued execution whose requests all went away before it started; the next one runs fresh', async () => {
-    const inner = controllable();
-    const handler = createCoalescingHandler(inner.handler);
-    const blocker = handler(request().req);
-    await tick();
+    const { inner, handler, blocker } = await busy();
     const gone = request();
     const abandoned = handler(gone.req);
     gone.abort();

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importPatients } from '../src/patients/patient.import.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { ROOT } from './support/process.ts';
-import { freePort } from './support/net.ts';
+import { freePort } from '../src/net.ts';
 
 const FIXTURE = join(ROOT, 'tests/fixtures/contract-db.json');
 const ORIGIN = 'http://localhost:5173';

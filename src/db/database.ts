@@ -125,9 +125,9 @@ async function applyMigrations(orm: MikroORM, { apply, logger }: { apply: boolea
 }
 
 /**
- * The committed migrations (migrations/, or their build in dist/migrations/) not yet recorded in MikroORM's migrations
- * table. A quick check that needs neither the Migrator nor the migration modules themselves;
- * applying them goes through MikroORM's Migrator.
+ * The committed migrations (migrations/, or their build in dist/migrations/) not yet recorded in
+ * MikroORM's migrations table. A quick check that needs neither the Migrator nor the migration
+ * modules themselves; applying them goes through MikroORM's Migrator.
  */
 async function pendingMigrations(orm: MikroORM): Promise<string[]> {
   const strip = (name: string) => name.replace(/\.(ts|js)$/, '');

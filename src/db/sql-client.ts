@@ -90,12 +90,15 @@ export function createSqlClient(orm: MikroORM): SqlClient {
 
   /** The last statement queued on PGlite: the next one starts when it has settled. */
   let serial: Promise<unknown> = Promise.resolve();
+  /** Known after the first query (no extra await per query after that). */
+  let onPglite: boolean | undefined;
 
   return {
     async query<R>(sql: string, params: readonly unknown[] = [], name?: string): Promise<R[]> {
       const text = toPositional(sql);
       const values = params as unknown[];
-      if (!(await isPglite())) return run<R>(text, values, name);
+      onPglite ??= await isPglite();
+      if (!onPglite) return run<R>(text, values, name);
       const result = serial.then(() => run<R>(text, values, undefined));
       serial = result.catch(() => undefined);
       return result;

@@ -41,16 +41,19 @@ const INIT = `window.ui = SwaggerUIBundle({
 
 const STATIC_HEADERS = { 'cache-control': 'public, max-age=3600', 'x-content-type-options': 'nosniff' };
 
-/** `/openapi.json` and the interactive `/docs` page. Assets are read once, on first use. */
-export function createDocsHandler(document: unknown) {
+/**
+ * `/openapi.json` and the interactive `/docs` page. The document is generated and the assets are
+ * read on first use, not at start-up (every worker would do it, most never serve them).
+ */
+export function createDocsHandler(document: () => unknown) {
   const dir = dirname(require.resolve('swagger-ui-dist/package.json'));
   const cache = new Map<string, Buffer>();
-  const documentJson = JSON.stringify(document);
+  let documentJson: string | undefined;
 
   return (method: string, path: string): HttpResponse => {
     if (method !== 'GET' && method !== 'HEAD') return errorResponse(404, 'NOT_FOUND', 'Not found');
     if (path === '/openapi.json') {
-      return { status: 200, headers: { 'content-type': JSON_CONTENT_TYPE, 'cache-control': 'no-cache' }, body: documentJson };
+      return { status: 200, headers: { 'content-type': JSON_CONTENT_TYPE, 'cache-control': 'no-cache' }, body: (documentJson ??= JSON.stringify(document())) };
     }
     if (path === '/docs' || path === '/docs/') {
       return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8', ...STATIC_HEADERS }, body: PAGE };

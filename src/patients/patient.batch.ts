@@ -1,7 +1,7 @@
 import { ConstraintViolationException } from '@mikro-orm/core';
 import type { SqlClient } from '../db/sql-client.ts';
 import type { PatientDto, PatientInput } from './patient.schemas.ts';
-import { INSERT_PATIENT, toPatientValues, updatePatient, updatePatientReturningOld } from './patient.sql.ts';
+import { insertPatient, insertPatients, updatePatient, updatePatientReturningOld } from './patient.sql.ts';
 
 /**
  * Creates arriving together are written together ("group insert"), each still all-or-nothing.
@@ -10,10 +10,10 @@ import { INSERT_PATIENT, toPatientValues, updatePatient, updatePatientReturningO
  * the next statement, as one multi-row insert: one round trip and one commit for the batch
  * instead of one each. Under low load a create is written at once, alone.
  *
- * A multi-row insert is a single statement, so it stores all of its rows or none. When it fails
- * (a patientID already taken, two creates of one patientID in the same batch, a lost
- * connection), every create of the batch is retried on its own, so each client gets exactly the
- * answer it would have had alone (201, 409, 400) and no create fails because of another's data.
+ * A multi-row insert is a single statement, so it stores all of its rows or none. When it breaks
+ * a constraint (a patientID already taken, two creates of one patientID in the same batch), every
+ * create of the batch is retried on its own, so each client gets exactly the answer it would have
+ * had alone (201, 409) and no create fails because of another's data.
  * Any other failure (503, 504) is every create's answer, as it would have been alone.
  */
 export interface InsertBatcher {
@@ -23,14 +23,6 @@ export interface InsertBatcher {
 
 /** Most rows in one statement (keeps statements and their parameter arrays small). */
 const MAX_BATCH = 100;
-
-/**
- * The batch as one fixed statement: one array parameter per column, `unnest` turns them back
- * into rows (in order). One text whatever the batch size, so PostgreSQL prepares it once.
- */
-const INSERT_MANY = `insert into patients (patient_id, name, age, gender, medical_condition, last_visit)
-select * from unnest(?::varchar[], ?::varchar[], ?::int[], ?::varchar[], ?::varchar[], ?::date[])
-returning id, patient_id as "patientID"`;
 
 interface Waiting {
   input: PatientInput;
@@ -42,19 +34,12 @@ export function createInsertBatcher(sql: SqlClient): InsertBatcher {
   let queue: Waiting[] = [];
   let writing = false;
 
-  const insertOne = async (input: PatientInput): Promise<number> => {
-    const [row] = await sql.query<{ id: number }>(INSERT_PATIENT, toPatientValues(input), 'patient_insert');
-    return row!.id;
-  };
-
-  const writeAlone = (w: Waiting) => insertOne(w.input).then(w.resolve, w.reject);
+  const writeAlone = (w: Waiting) => insertPatient(sql, w.input).then(w.resolve, w.reject);
 
   const writeTogether = async (batch: Waiting[]) => {
-    const columns: unknown[][] = [[], [], [], [], [], []];
-    for (const { input } of batch) toPatientValues(input).forEach((v, i) => columns[i]!.push(v));
-    let rows: { id: number; patientID: string }[];
+    let ids: Map<string, number>;
     try {
-      rows = await sql.query(INSERT_MANY, columns, 'patient_insert_many');
+      ids = await insertPatients(sql, batch.map((w) => w.input));
     } catch (error) {
       // A row broke a constraint, so nothing was stored: give every create its own answer. Any
       // other failure (database away, timeout) is every create's answer: retrying each alone
@@ -63,7 +48,6 @@ export function createInsertBatcher(sql: SqlClient): InsertBatcher {
       else for (const w of batch) w.reject(error);
       return;
     }
-    const ids = new Map(rows.map((r) => [r.patientID, r.id]));
     for (const w of batch) {
       const id = ids.get(w.input.patientID);
       if (id === undefined) w.reject(new Error('group insert returned no row for a patient'));

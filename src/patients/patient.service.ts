@@ -4,10 +4,20 @@ import { TRPCError } from '@trpc/server';
 import type { ListQuery } from './patient.query.ts';
 import type { PatientDto, PatientInput } from './patient.schemas.ts';
 import { createInsertBatcher, createUpdateBatcher } from './patient.batch.ts';
-import { listPatients, listPatientsJson, SELECT_PATIENT, type JsonListResult, type ListResult } from './patient.sql.ts';
+import { deletePatient, listPatients, listPatientsJson, patientById, type JsonListResult, type ListResult } from './patient.sql.ts';
 
 const notFound = () => new TRPCError({ code: 'NOT_FOUND', message: 'Patient not found' });
 const conflict = () => new TRPCError({ code: 'CONFLICT', message: 'A patient with this patientID already exists' });
+
+/** A patientID clash (the only unique rule besides the id) as this API's 409. */
+async function orConflict<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof UniqueConstraintViolationException) throw conflict();
+    throw error;
+  }
+}
 
 /**
  * Patient use cases. Created once per process (it keeps no request state; the insert batcher is
@@ -18,13 +28,7 @@ export function createPatientService(db: SqlClient) {
   const updates = createUpdateBatcher(db);
   const updateOne = async (id: number | null, fields: Partial<PatientInput>) => {
     if (id === null) throw notFound();
-    let row: PatientDto | undefined;
-    try {
-      row = await updates.update(id, fields);
-    } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) throw conflict();
-      throw error;
-    }
+    const row = await orConflict(updates.update(id, fields));
     if (!row) throw notFound();
     return row;
   };
@@ -41,19 +45,14 @@ export function createPatientService(db: SqlClient) {
 
     async byId(id: number | null): Promise<PatientDto> {
       if (id === null) throw notFound();
-      const [row] = await db.query<PatientDto>(`select ${SELECT_PATIENT} from patients where id = ?`, [id], 'patient_by_id');
+      const row = await patientById(db, id);
       if (!row) throw notFound();
       return row;
     },
 
     /** One insert, alone or grouped with the creates arriving at the same time (patient.batch.ts). */
     async create(input: PatientInput): Promise<PatientDto> {
-      try {
-        return { id: await inserts.insert(input), ...input };
-      } catch (error) {
-        if (error instanceof UniqueConstraintViolationException) throw conflict();
-        throw error;
-      }
+      return { id: await orConflict(inserts.insert(input)), ...input };
     },
 
     /** PUT: every field replaced in one `update ... returning`; id and createdAt stay. */
@@ -68,8 +67,7 @@ export function createPatientService(db: SqlClient) {
 
     async remove(id: number | null): Promise<void> {
       if (id === null) throw notFound();
-      const deleted = await db.query('delete from patients where id = ? returning id', [id], 'patient_delete');
-      if (deleted.length === 0) throw notFound();
+      if (!(await deletePatient(db, id))) throw notFound();
     },
   };
 }

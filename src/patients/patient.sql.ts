@@ -183,12 +183,42 @@ export async function listPatientsJson(db: SqlClient, query: ListQuery): Promise
   return result;
 }
 
-/** created_at/updated_at take their defaults (now()). */
-export const INSERT_PATIENT =
-  'insert into patients (patient_id, name, age, gender, medical_condition, last_visit) values (?, ?, ?, ?, ?, ?) returning id';
+export async function patientById(db: SqlClient, id: number): Promise<PatientDto | undefined> {
+  const [row] = await db.query<PatientDto>(`select ${SELECT_PATIENT} from patients where id = ?`, [id], 'patient_by_id');
+  return row;
+}
 
-/** The values of INSERT_PATIENT, in its column order. */
-export const toPatientValues = (p: Omit<PatientDto, 'id'>) => [p.patientID, p.name, p.age, p.gender, p.medicalCondition, p.lastVisit];
+/** Deletes one patient; false when there was no such id. */
+export async function deletePatient(db: SqlClient, id: number): Promise<boolean> {
+  const deleted = await db.query('delete from patients where id = ? returning id', [id], 'patient_delete');
+  return deleted.length > 0;
+}
+
+/** The columns written on create, in order (created_at/updated_at take their defaults, now()). */
+const INSERT_COLUMNS = 'patient_id, name, age, gender, medical_condition, last_visit';
+const insertValues = (p: Omit<PatientDto, 'id'>) => [p.patientID, p.name, p.age, p.gender, p.medicalCondition, p.lastVisit];
+
+/** Stores one patient; resolves with its new id. */
+export async function insertPatient(db: SqlClient, patient: Omit<PatientDto, 'id'>): Promise<number> {
+  const [row] = await db.query<{ id: number }>(`insert into patients (${INSERT_COLUMNS}) values (?, ?, ?, ?, ?, ?) returning id`, insertValues(patient), 'patient_insert');
+  return row!.id;
+}
+
+/**
+ * Stores several patients in one statement (all or none): one array parameter per column, turned
+ * back into rows by `unnest`, so the text is the same whatever the count and is prepared once.
+ * Resolves with the new id of each patientID.
+ */
+export async function insertPatients(db: SqlClient, patients: Omit<PatientDto, 'id'>[]): Promise<Map<string, number>> {
+  const columns: unknown[][] = [[], [], [], [], [], []];
+  for (const p of patients) insertValues(p).forEach((v, i) => columns[i]!.push(v));
+  const rows = await db.query<{ id: number; patientID: string }>(
+    `insert into patients (${INSERT_COLUMNS}) select * from unnest(?::varchar[], ?::varchar[], ?::int[], ?::varchar[], ?::varchar[], ?::date[]) returning id, patient_id as "patientID"`,
+    columns,
+    'patient_insert_many',
+  );
+  return new Map(rows.map((r) => [r.patientID, r.id]));
+}
 
 /** The columns of the API fields a client can write (every field but `id`). */
 const { id: _id, ...WRITABLE } = COLUMN;

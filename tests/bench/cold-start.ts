@@ -11,7 +11,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { freePort } from '../support/net.ts';
+import { freePort } from '../../src/net.ts';
 import { ROOT } from '../support/process.ts';
 
 const RUNS = 7;

@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { ROOT } from '../support/process.ts';
-import { freePort } from '../support/net.ts';
+import { freePort } from '../../src/net.ts';
 
 const { values: args } = parseArgs({
   options: {
