@@ -1,4 +1,5 @@
 import { TRPCError } from '@trpc/server';
+import { DatabaseBusyError } from './db/sql-client.ts';
 import {
   CheckConstraintViolationException,
   ConnectionException,
@@ -57,7 +58,7 @@ export function toApiError(error: unknown): TRPCError {
 /** Pool and socket failures that MikroORM does not wrap in a ConnectionException. */
 function isUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  if (error.name === 'KnexTimeoutError') return true;
+  if (error.name === 'KnexTimeoutError' || error instanceof DatabaseBusyError) return true;
   const code = (error as { code?: unknown }).code;
   if (error instanceof DriverException && typeof code === 'string' && /^(08|57P0[123])/.test(code)) {
     return true;

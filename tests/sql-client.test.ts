@@ -1,11 +1,15 @@
 /**
  * The SQL client on MikroORM's pool: concurrent parameterised statements each get their own
  * result (on PGlite, whose socket server interleaves connections' protocol messages, too), and
- * failures arrive as MikroORM's exception classes.
+ * failures arrive as MikroORM's exception classes; waiting for the database is bounded.
  */
-import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import { useOpenedTestDatabase } from './support/database.ts';
+import { openDatabase, type Database } from '../src/db/database.ts';
+import { createSerialQueue, DatabaseBusyError } from '../src/db/sql-client.ts';
+import { toApiError } from '../src/errors.ts';
+import { createTestDatabase, useOpenedTestDatabase, type TestDatabase } from './support/database.ts';
 
 const opened = useOpenedTestDatabase();
 
@@ -34,5 +38,80 @@ describe('SQL client', () => {
     const duplicate = opened.db.sql.query("insert into patients (patient_id, name, age, gender, medical_condition, last_visit) values ('D1', 'n', 1, 'Male', 'c', '2024-01-01')");
     await expect(duplicate).rejects.toBeInstanceOf(UniqueConstraintViolationException);
     expect(await opened.db.sql.query<{ c: number }>('select count(*)::int as c from patients')).toEqual([{ c: 1 }]);
+  });
+});
+
+describe('waiting for the database is bounded (DB_ACQUIRE_TIMEOUT_MS)', () => {
+  let tdb: TestDatabase;
+  let db: Database;
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+    db = await openDatabase({
+      databaseUrl: tdb.url,
+      dataDir: '',
+      poolMax: 2,
+      migrateOnStart: true,
+      timeouts: { statementMs: 10_000, acquireMs: 300, connectMs: 2_000 },
+      logger: pino({ level: 'silent' }),
+    });
+  });
+  afterAll(async () => {
+    await db?.close();
+    await tdb?.drop();
+  });
+
+  it('in a burst longer than the acquire timeout, late statements fail fast as "unavailable" (503) instead of queueing', async () => {
+    // 1,000 statements of 10 ms on 2 connections (PostgreSQL) or one session (PGlite): about
+    // 5 to 10 s of work. With a 300 ms acquire timeout, the early ones run and the rest fail fast.
+    const results = await Promise.allSettled(Array.from({ length: 1_000 }, () => db.sql.query('select pg_sleep(0.01)')));
+    const ran = results.filter((r) => r.status === 'fulfilled').length;
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(ran).toBeGreaterThan(0);
+    expect(failed.length).toBeGreaterThan(500);
+    for (const { reason } of failed) {
+      const mapped = toApiError(reason);
+      expect(mapped.code).toBe('SERVICE_UNAVAILABLE');
+      expect(mapped.message).toBe('Database unavailable');
+    }
+    // Nothing is left stuck: the database answers at once afterwards.
+    expect(await db.sql.query('select 1 as n')).toEqual([{ n: 1 }]);
+  });
+});
+
+describe('serial queue (PGlite statements one at a time)', () => {
+  it('runs tasks one at a time in arrival order, whatever each one returns', async () => {
+    const serial = createSerialQueue(1_000);
+    const log: string[] = [];
+    let running = 0;
+    const task = (name: string, fail = false) =>
+      serial(async () => {
+        running++;
+        expect(running).toBe(1);
+        log.push(`start ${name}`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        log.push(`end ${name}`);
+        running--;
+        if (fail) throw new Error(name);
+        return name;
+      });
+    const results = await Promise.allSettled([task('a'), task('b', true), task('c')]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual(['a', 'b', 'c']);
+    expect(results[1]!.status).toBe('rejected');
+    expect(log).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
+  });
+
+  it('drops a task that waited longer than the timeout without running it, and keeps serving the rest', async () => {
+    const serial = createSerialQueue(50);
+    let release!: () => void;
+    const blocker = serial(() => new Promise<void>((resolve) => (release = resolve)));
+    let ranLate = false;
+    const late = serial(async () => {
+      ranLate = true;
+    });
+    await expect(late).rejects.toBeInstanceOf(DatabaseBusyError);
+    release();
+    await blocker;
+    expect(ranLate).toBe(false);
+    await expect(serial(async () => 'next')).resolves.toBe('next');
   });
 });

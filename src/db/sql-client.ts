@@ -49,6 +49,7 @@ export function createSqlClient(orm: MikroORM): SqlClient {
    * parameterised statements in flight at once could then bind each other's unnamed statement, and
    * a name prepared by one connection clashes with the next. So on PGlite statements run one at a
    * time (PGlite executes one at a time anyway) and are never named. Found out on the first query.
+   * Their wait for a turn is bounded like a pool acquire (createSerialQueue).
    */
   let detecting: Promise<boolean> | undefined;
   const isPglite = () => {
@@ -88,8 +89,8 @@ export function createSqlClient(orm: MikroORM): SqlClient {
     }
   };
 
-  /** The last statement queued on PGlite: the next one starts when it has settled. */
-  let serial: Promise<unknown> = Promise.resolve();
+  /** On PGlite, statements wait here for their turn, as long as a pool acquire may wait. */
+  const serial = createSerialQueue(acquireTimeoutMs(orm));
   /** Known after the first query (no extra await per query after that). */
   let onPglite: boolean | undefined;
 
@@ -99,9 +100,71 @@ export function createSqlClient(orm: MikroORM): SqlClient {
       const values = params as unknown[];
       onPglite ??= await isPglite();
       if (!onPglite) return run<R>(text, values, name);
-      const result = serial.then(() => run<R>(text, values, undefined));
-      serial = result.catch(() => undefined);
-      return result;
+      return serial(() => run<R>(text, values, undefined));
     },
   };
+}
+
+/**
+ * A statement could not get the database within the acquire timeout (DB_ACQUIRE_TIMEOUT_MS): the
+ * error boundary answers 503, as for an exhausted pool on PostgreSQL.
+ */
+export class DatabaseBusyError extends Error {
+  override name = 'DatabaseBusyError';
+  constructor() {
+    super('No database connection became free in time');
+  }
+}
+
+/** The pool's acquire timeout (knex's default when none is configured). */
+function acquireTimeoutMs(orm: MikroORM): number {
+  const pool = orm.config.get('pool') as { acquireTimeoutMillis?: number } | undefined;
+  return pool?.acquireTimeoutMillis ?? 60_000;
+}
+
+interface Queued {
+  task: () => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Runs tasks one at a time, in arrival order. A task still waiting after `timeoutMs` leaves the
+ * queue with DatabaseBusyError: under overload the queue stays bounded and clients get a fast
+ * 503 instead of an ever longer wait (the same promise the pool makes on PostgreSQL).
+ */
+export function createSerialQueue(timeoutMs: number) {
+  const queue: Queued[] = [];
+  let busy = false;
+
+  const runNext = () => {
+    const next = queue.shift();
+    if (!next) {
+      busy = false;
+      return;
+    }
+    clearTimeout(next.timer);
+    next.task().then(next.resolve, next.reject).finally(runNext);
+  };
+
+  return <T>(task: () => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (!busy) {
+        busy = true;
+        task().then(resolve, reject).finally(runNext);
+        return;
+      }
+      const queued: Queued = {
+        task,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        timer: setTimeout(() => {
+          const at = queue.indexOf(queued);
+          if (at >= 0) queue.splice(at, 1);
+          reject(new DatabaseBusyError());
+        }, timeoutMs),
+      };
+      queue.push(queued);
+    });
 }
