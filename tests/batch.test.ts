@@ -25,9 +25,9 @@ const patient = (patientID: string, overrides: Partial<PatientInput> = {}): Pati
 function counting(sql: SqlClient) {
   const statements: string[] = [];
   const client: SqlClient = {
-    query(text, params, name) {
+    query(text, params) {
       statements.push(text);
-      return sql.query(text, params, name);
+      return sql.query(text, params);
     },
   };
   return { client, statements };

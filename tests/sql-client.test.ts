@@ -19,11 +19,11 @@ describe('SQL client', () => {
     const run = (i: number) => {
       switch (i % 3) {
         case 0:
-          return opened.db.sql.query('select ?::int as n', [i], 'echo_one');
+          return opened.db.sql.query('select ?::int as n', [i]);
         case 1:
           return opened.db.sql.query('select ?::text as s, ?::int as n', [`text-${i}`, i]);
         default:
-          return opened.db.sql.query('select n from generate_series(1, ?::int) as g(n) where n = ?::int', [i + 5, i], 'echo_series');
+          return opened.db.sql.query('select n from generate_series(1, ?::int) as g(n) where n = ?::int', [i + 5, i]);
       }
     };
     const expected = (i: number) => (i % 3 === 1 ? [{ s: `text-${i}`, n: i }] : [{ n: i }]);
@@ -38,6 +38,28 @@ describe('SQL client', () => {
     const duplicate = opened.db.sql.query("insert into patients (patient_id, name, age, gender, medical_condition, last_visit) values ('D1', 'n', 1, 'Male', 'c', '2024-01-01')");
     await expect(duplicate).rejects.toBeInstanceOf(UniqueConstraintViolationException);
     expect(await opened.db.sql.query<{ c: number }>('select count(*)::int as c from patients')).toEqual([{ c: 1 }]);
+  });
+});
+
+describe('prepared statements', () => {
+  it('prepares each distinct text once per connection on PostgreSQL, never on PGlite (one shared session)', async () => {
+    const seen = await opened.db.sql.query<{ name: string; statement: string }>(
+      "select name, statement from pg_prepared_statements where statement like '%pg_prepared_statements%' and statement like '%$1%' and ?::int > 0",
+      [1],
+    );
+    if (opened.tdb.kind === 'postgres') {
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.name).toMatch(/^hm_\d+$/);
+      expect(seen[0]!.statement).toContain('$1::int > 0');
+    } else {
+      expect(seen).toEqual([]);
+    }
+  });
+
+  it('keeps working past the number of texts it names (more texts than MAX_STATEMENTS run unnamed)', async () => {
+    for (let i = 0; i < 230; i++) {
+      expect(await opened.db.sql.query<{ n: number; m: number }>(`select ${i}::int as n, ?::int as m`, [i + 1])).toEqual([{ n: i, m: i + 1 }]);
+    }
   });
 });
 

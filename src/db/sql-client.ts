@@ -15,11 +15,22 @@ import type pg from 'pg';
  */
 export interface SqlClient {
   /**
-   * Runs one statement with `?` placeholders and returns its rows. A `name` makes it a prepared
-   * statement on each connection (only for fixed SQL texts: PostgreSQL keeps the plan).
+   * Runs one statement with `?` placeholders and returns its rows. Values are always bound as
+   * parameters, never written into `sql`: each distinct text is a statement PostgreSQL prepares
+   * once per connection and keeps the plan of.
    */
-  query<R>(sql: string, params?: readonly unknown[], name?: string): Promise<R[]>;
+  query<R>(sql: string, params?: readonly unknown[]): Promise<R[]>;
 }
+
+interface Statement {
+  /** The SQL with `$1, $2...` placeholders. */
+  text: string;
+  /** Prepared-statement name on PostgreSQL connections (unnamed past MAX_STATEMENTS). */
+  name: string | undefined;
+}
+
+/** Distinct statement texts prepared per connection, at most. */
+const MAX_STATEMENTS = 200;
 
 interface KnexClient {
   acquireConnection(): Promise<pg.PoolClient>;
@@ -30,17 +41,22 @@ export function createSqlClient(orm: MikroORM): SqlClient {
   const connection = orm.em.getConnection();
   const driver = orm.em.getDriver();
   const client = connection.getKnex().client as unknown as KnexClient;
-  /** `?` -> `$n`, once per distinct text. Bounded: texts are built from a fixed set of fragments. */
-  const positional = new Map<string, string>();
-
-  const toPositional = (sql: string) => {
-    let text = positional.get(sql);
-    if (text === undefined) {
+  /**
+   * Each distinct SQL text, with `?` turned into `$n` once and a statement name. The texts are
+   * built from a fixed set of fragments (filters, sort keys), so there are few; past
+   * MAX_STATEMENTS (a guard, never reached by the API) a text runs unnamed and is not kept.
+   */
+  const statements = new Map<string, Statement>();
+  const statementFor = (sql: string): Statement => {
+    let statement = statements.get(sql);
+    if (statement === undefined) {
       let n = 0;
-      text = sql.replace(/\?/g, () => `$${++n}`);
-      if (positional.size < 1_000) positional.set(sql, text);
+      const text = sql.replace(/\?/g, () => `$${++n}`);
+      const keep = statements.size < MAX_STATEMENTS;
+      statement = { text, name: keep ? `hm_${statements.size + 1}` : undefined };
+      if (keep) statements.set(sql, statement);
     }
-    return text;
+    return statement;
   };
 
   /**
@@ -95,8 +111,8 @@ export function createSqlClient(orm: MikroORM): SqlClient {
   let onPglite: boolean | undefined;
 
   return {
-    async query<R>(sql: string, params: readonly unknown[] = [], name?: string): Promise<R[]> {
-      const text = toPositional(sql);
+    async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+      const { text, name } = statementFor(sql);
       const values = params as unknown[];
       onPglite ??= await isPglite();
       if (!onPglite) return run<R>(text, values, name);

@@ -184,13 +184,13 @@ export async function listPatientsJson(db: SqlClient, query: ListQuery): Promise
 }
 
 export async function patientById(db: SqlClient, id: number): Promise<PatientDto | undefined> {
-  const [row] = await db.query<PatientDto>(`select ${SELECT_PATIENT} from patients where id = ?`, [id], 'patient_by_id');
+  const [row] = await db.query<PatientDto>(`select ${SELECT_PATIENT} from patients where id = ?`, [id]);
   return row;
 }
 
 /** Deletes one patient; false when there was no such id. */
 export async function deletePatient(db: SqlClient, id: number): Promise<boolean> {
-  const deleted = await db.query('delete from patients where id = ? returning id', [id], 'patient_delete');
+  const deleted = await db.query('delete from patients where id = ? returning id', [id]);
   return deleted.length > 0;
 }
 
@@ -200,7 +200,7 @@ const insertValues = (p: Omit<PatientDto, 'id'>) => [p.patientID, p.name, p.age,
 
 /** Stores one patient; resolves with its new id. */
 export async function insertPatient(db: SqlClient, patient: Omit<PatientDto, 'id'>): Promise<number> {
-  const [row] = await db.query<{ id: number }>(`insert into patients (${INSERT_COLUMNS}) values (?, ?, ?, ?, ?, ?) returning id`, insertValues(patient), 'patient_insert');
+  const [row] = await db.query<{ id: number }>(`insert into patients (${INSERT_COLUMNS}) values (?, ?, ?, ?, ?, ?) returning id`, insertValues(patient));
   return row!.id;
 }
 
@@ -215,7 +215,6 @@ export async function insertPatients(db: SqlClient, patients: Omit<PatientDto, '
   const rows = await db.query<{ id: number; patientID: string }>(
     `insert into patients (${INSERT_COLUMNS}) select * from unnest(?::varchar[], ?::varchar[], ?::int[], ?::varchar[], ?::varchar[], ?::date[]) returning id, patient_id as "patientID"`,
     columns,
-    'patient_insert_many',
   );
   return new Map(rows.map((r) => [r.patientID, r.id]));
 }
