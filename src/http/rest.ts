@@ -102,6 +102,14 @@ interface AdapterRequest {
   failed: boolean;
 }
 
+/**
+ * What the adapter gets as `req.signal`. trpc-to-openapi reads it only to fill `info.signal` for
+ * createContext, which does not use it, and calls procedures without a signal; so no AbortSignal
+ * is made per request for it (that was 4% of a request's CPU). A client that goes away is still
+ * seen by the server (HttpRequest.onAbort).
+ */
+const UNOBSERVED_SIGNAL = new AbortController().signal;
+
 const PARSE_ERROR = () => new TRPCError({ code: 'PARSE_ERROR', message: 'Failed to parse request body' });
 
 /**
@@ -126,7 +134,7 @@ function toAdapterRequest(request: HttpRequest): AdapterRequest {
     method: { value: request.method },
     url: { value: request.query ? `${request.path}?${request.query}` : request.path },
     query: { value: parseQuery(request.query) },
-    signal: { get: () => request.signal },
+    signal: { value: UNOBSERVED_SIGNAL },
     headers: { value: { get: (name: string) => request.headers[name.toLowerCase()] ?? null } },
     body: {
       get() {
