@@ -11,10 +11,13 @@
  *          --peers ours,json-server,node-pg  --env KEY=VALUE (for this service; repeatable)
  * Env: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres; a database
  * hm_bench_<pid> is created there and dropped at the end).
+ * Reported per peer: req/s, p50 and p99 as the load generator saw them, errors, peak RSS; for this
+ * service also the p99 of the times in its own access log (server-side), which leaves out what the
+ * client and the kernel add (queueing, scheduling on the shared cores).
  * Not a test: it reports what it measured and asserts nothing.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -143,18 +146,25 @@ function peerEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 interface Running {
   child: ChildProcess;
   base: string;
+  /** This service's stdout (its JSON log, access lines included), read after it stops. */
+  log?: string;
 }
 
 async function start(peer: Peer): Promise<Running> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   let child: ChildProcess;
+  let log: string | undefined;
   if (peer === 'ours') {
+    // The log goes to a file (as it would to a collector), parsed only after the server stopped.
+    log = join(logDir, `ours-${port}.log`);
+    const fd = openSync(log, 'w');
     child = spawn(process.execPath, ['dist/src/main.cjs'], {
       cwd: ROOT,
-      stdio: ['ignore', process.env.BENCH_VERBOSE ? 'inherit' : 'ignore', 'inherit'],
+      stdio: ['ignore', process.env.BENCH_VERBOSE ? 'inherit' : fd, 'inherit'],
       env: peerEnv({ DATABASE_URL: dbUrl, PORT: String(port), WORKERS: workers, DB_POOL_MAX: '10', LOG_LEVEL: 'info', ...oursEnv }),
     });
+    closeSync(fd);
   } else if (peer === 'node-pg') {
     child = spawn(process.execPath, [join(ROOT, 'tests/bench/baseline-server.mjs')], {
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -170,12 +180,33 @@ async function start(peer: Peer): Promise<Running> {
     });
   }
   await waitFor(`${base}/health`, child);
-  return { child, base };
+  return { child, base, ...(log ? { log } : {}) };
+}
+
+const logDir = mkdtempSync(join(tmpdir(), 'bench-logs-'));
+const logSize = (r: Running) => (r.log ? statSync(r.log).size : 0);
+
+/**
+ * The 99th percentile of the time this service itself reports for the requests it completed
+ * (access log `ms`: from the request reaching the handler to the response handed to the socket),
+ * from byte `from` of its log on. What the load generator adds on top is queueing in the client
+ * and in the kernel, and scheduling on the shared cores.
+ */
+function serverP99(r: Running, from: number): number | undefined {
+  if (!r.log || process.env.BENCH_VERBOSE) return undefined;
+  const text = readFileSync(r.log).subarray(from).toString('utf8');
+  const ms: number[] = [];
+  for (const m of text.matchAll(/"status":\d+,"ms":([\d.]+),"msg":"request"/g)) ms.push(Number(m[1]));
+  if (ms.length === 0) return undefined;
+  ms.sort((a, b) => a - b);
+  return ms[Math.min(ms.length - 1, Math.floor(ms.length * 0.99))];
 }
 
 async function stop(r: Running) {
+  const exited = () => r.child.exitCode !== null || r.child.signalCode !== null;
+  if (exited()) return;
   r.child.kill('SIGTERM');
-  await new Promise((resolve) => (r.child.exitCode !== null ? resolve(null) : r.child.once('exit', resolve)));
+  await new Promise((resolve) => (exited() ? resolve(null) : r.child.once('exit', resolve)));
 }
 
 /** Peak resident memory of a process and its threads (VmHWM), in MB. */
@@ -193,6 +224,8 @@ interface Sample {
   p50: number;
   p99: number;
   errors: number;
+  /** This service only: p99 of its own access-log times (see serverP99). */
+  serverP99?: number;
 }
 
 async function drive(base: string, s: Scenario, peer: Peer, connections: number, seconds = duration): Promise<Sample> {
@@ -248,8 +281,13 @@ async function main() {
             try {
               // Warm-up, not measured: every peer gets its JIT and its pool ready first.
               await drive(running.base, s, peer, connections, WARMUP_SECONDS);
-              samples.get(peer)!.push(await drive(running.base, s, peer, connections));
+              const from = logSize(running);
+              const sample = await drive(running.base, s, peer, connections);
+              samples.get(peer)!.push(sample);
               rss.set(peer, Math.max(rss.get(peer) ?? 0, peakRssMb(running.child.pid)));
+              await stop(running);
+              const p99 = serverP99(running, from);
+              if (p99 !== undefined) sample.serverP99 = p99;
             } finally {
               await stop(running);
             }
@@ -261,7 +299,8 @@ async function main() {
           const rps = median(xs.map((x) => x.rps));
           // A peer that completed no request within the run has no finite ratio: say so.
           const ratio = peer === 'ours' ? '' : rps < 1 ? `peer completed no request in ${duration} s` : `ours/peer ${(ours / rps).toFixed(2)}x`;
-          return `| ${s.name} | ${connections} | ${peer} | ${rps.toFixed(0)} | ${median(xs.map((x) => x.p50))} | ${median(xs.map((x) => x.p99))} | ${xs.reduce((n, x) => n + x.errors, 0)} | ${(rss.get(peer) ?? 0).toFixed(0)} | ${ratio} |`;
+          const server = xs.every((x) => x.serverP99 !== undefined) ? String(median(xs.map((x) => x.serverP99!))) : '—';
+          return `| ${s.name} | ${connections} | ${peer} | ${rps.toFixed(0)} | ${median(xs.map((x) => x.p50))} | ${median(xs.map((x) => x.p99))} | ${server} | ${xs.reduce((n, x) => n + x.errors, 0)} | ${(rss.get(peer) ?? 0).toFixed(0)} | ${ratio} |`;
         });
         for (const line of lines) console.log(line);
         report.push(...lines);
@@ -269,9 +308,10 @@ async function main() {
     }
   } finally {
     await sql(adminUrl, `drop database if exists ${dbName} with (force)`);
+    rmSync(logDir, { recursive: true, force: true });
   }
-  console.log('\n| scenario | c | server | req/s | p50 ms | p99 ms | errors | peak RSS MB | ratio |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('\n| scenario | c | server | req/s | p50 ms | p99 ms | server-side p99 ms | errors | peak RSS MB | ratio |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const line of report) console.log(line);
 }
 
