@@ -65,8 +65,14 @@ describe('coalescing handler', () => {
     await tick();
     expect(inner.calls).toHaveLength(2);
     inner.calls[1]!.finish('v2');
-    for (const response of await Promise.all(later)) expect(JSON.parse(String(response.body))).toBe('v2');
+    const shared = await Promise.all(later);
+    for (const response of shared) expect(JSON.parse(String(response.body))).toBe('v2');
     expect(handler.stats()).toEqual({ executions: 2, requests: 6 });
+    // A body for several clients is encoded to UTF-8 once and the same bytes go to each of them;
+    // one client alone gets the text as the handler made it.
+    expect(shared[0]!.body).toBeInstanceOf(Uint8Array);
+    expect(new Set(shared.map((r) => r.body)).size).toBe(1);
+    expect(typeof (await first).body).toBe('string');
   });
 
   it('keeps requests that differ in path, query, Host, Authorization or tRPC headers apart', async () => {

@@ -63,7 +63,7 @@ export function createCoalescingHandler(handler: Handler): CoalescingHandler {
         if (running.get(key) === done) running.delete(key);
       });
       running.set(key, done);
-      return run;
+      return run.then((answer) => encodeOnce(answer, execution.waiting));
     });
     const execution: Execution = { request, response, start, waiting: 0, abort: abort.abort, state: 'pending' };
     return execution;
@@ -94,6 +94,14 @@ export function createCoalescingHandler(handler: Handler): CoalescingHandler {
   };
 
   return Object.assign(coalescing, { stats: () => ({ executions, requests }) });
+}
+
+/**
+ * A text body going to several clients is encoded to UTF-8 once here, instead of once per client
+ * when it is written to each socket (a 1.5 MB list for 256 clients was 384 MB of encoding).
+ */
+function encodeOnce(response: HttpResponse, clients: number): HttpResponse {
+  return clients > 1 && typeof response.body === 'string' ? { ...response, body: Buffer.from(response.body, 'utf8') } : response;
 }
 
 function keyOf(request: HttpRequest): string {
