@@ -7,8 +7,9 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { openDatabase, type Database } from '../src/db/database.ts';
-import { createSerialQueue, DatabaseBusyError } from '../src/db/sql-client.ts';
+import { createSerialQueue, DatabaseBusyError, MAX_STATEMENTS } from '../src/db/sql-client.ts';
 import { toApiError } from '../src/errors.ts';
+import { listPatients } from '../src/patients/patient.sql.ts';
 import { createTestDatabase, useOpenedTestDatabase, type TestDatabase } from './support/database.ts';
 
 const opened = useOpenedTestDatabase();
@@ -42,24 +43,70 @@ describe('SQL client', () => {
 });
 
 describe('prepared statements', () => {
+  const OWN = "select name, statement from pg_prepared_statements where statement like '%pg_prepared_statements%' and statement like '%$1%' and ?::int > 0";
+
   it('prepares each distinct text once per connection on PostgreSQL, never on PGlite (one shared session)', async () => {
-    const seen = await opened.db.sql.query<{ name: string; statement: string }>(
-      "select name, statement from pg_prepared_statements where statement like '%pg_prepared_statements%' and statement like '%$1%' and ?::int > 0",
-      [1],
-    );
+    const seen = await opened.db.sql.query<{ name: string; statement: string }>(OWN, [1]);
     if (opened.tdb.kind === 'postgres') {
       expect(seen).toHaveLength(1);
-      expect(seen[0]!.name).toMatch(/^hm_\d+$/);
+      expect(seen[0]!.name).toMatch(/^hm_[0-9a-f]{24}$/);
       expect(seen[0]!.statement).toContain('$1::int > 0');
     } else {
       expect(seen).toEqual([]);
     }
   });
 
-  it('keeps working past the number of texts it names (more texts than MAX_STATEMENTS run unnamed)', async () => {
-    for (let i = 0; i < 230; i++) {
+  it('gives a text the same name in every process (a name never means two texts behind a pooler)', async () => {
+    if (opened.tdb.kind !== 'postgres') return;
+    // Another process's client: it has seen other texts first, in another order.
+    const other = await openDatabase({ databaseUrl: opened.tdb.url, dataDir: '', poolMax: 1, migrateOnStart: false, logger: pino({ level: 'silent' }) });
+    try {
+      await other.sql.query('select ?::int as warm_up', [1]);
+      const [mine] = await opened.db.sql.query<{ name: string }>(OWN, [1]);
+      const [theirs] = await other.sql.query<{ name: string }>(OWN, [1]);
+      expect(theirs!.name).toBe(mine!.name);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('binds a list of values as one array: the text does not change with the number of values', async () => {
+    await opened.db.sql.query(
+      "insert into patients (patient_id, name, age, gender, medical_condition, last_visit) select 'L' || n, 'n' || n, n, 'Other', 'c', '2024-01-01' from generate_series(1, 5) as g(n)",
+    );
+    const list = (ids: number[]) =>
+      listPatients(opened.db.sql, { where: [{ op: 'in', field: 'id', values: ids }], sort: [], offset: 0, limit: null, withTotal: false });
+    expect((await list([2, 4])).items.map((p) => p.id)).toEqual([2, 4]);
+    expect((await list([1, 3, 5])).items.map((p) => p.id)).toEqual([1, 3, 5]);
+    if (opened.tdb.kind === 'postgres') {
+      const named = await opened.db.sql.query<{ n: number }>("select count(*)::int as n from pg_prepared_statements where statement like '%= any($1)%' and statement not like '%pg_prepared_statements%' and ?::int > 0", [1]);
+      expect(named).toEqual([{ n: 1 }]);
+    }
+  });
+
+  it('names at most MAX_STATEMENTS texts; texts past that run unnamed and still work', async () => {
+    for (let i = 0; i < MAX_STATEMENTS + 20; i++) {
       expect(await opened.db.sql.query<{ n: number; m: number }>(`select ${i}::int as n, ?::int as m`, [i + 1])).toEqual([{ n: i, m: i + 1 }]);
     }
+    if (opened.tdb.kind === 'postgres') {
+      // Run one at a time, these statements reuse one pooled connection: it holds at most the cap.
+      const [row] = await opened.db.sql.query<{ n: number }>("select count(*)::int as n from pg_prepared_statements where name like 'hm\\_%' and ?::int > 0", [1]);
+      expect(row!.n).toBeGreaterThan(100);
+      expect(row!.n).toBeLessThanOrEqual(MAX_STATEMENTS);
+    }
+  });
+
+  it('a statement whose cached plan PostgreSQL refuses after a column type change runs again, and the service goes on', async () => {
+    await opened.tdb.query('create table if not exists plan_probe (a int)');
+    await opened.tdb.query('truncate plan_probe');
+    await opened.tdb.query('insert into plan_probe values (7)');
+    const probe = () => opened.db.sql.query<{ a: unknown }>('select a, pg_sleep(0.02) is null as slept from plan_probe where a = ?', [7]);
+    // Prepared on every pooled connection (4 at once), then the result type changes under them.
+    await Promise.all(Array.from({ length: 8 }, probe));
+    await opened.tdb.query('alter table plan_probe alter column a type bigint');
+    const after = await Promise.all(Array.from({ length: 8 }, probe));
+    for (const rows of after) expect(rows).toHaveLength(1);
+    expect(await probe()).toHaveLength(1);
   });
 });
 

@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 
 /**
@@ -29,8 +30,30 @@ interface Statement {
   name: string | undefined;
 }
 
-/** Distinct statement texts prepared per connection, at most. */
-const MAX_STATEMENTS = 200;
+/**
+ * Distinct statement texts a process names (so, at most, prepares on one connection). The API
+ * builds its texts from a fixed set of fragments and binds lists as one array, so the set is
+ * bounded, but filter and sort combinations multiply; past this, a new text runs unnamed.
+ */
+export const MAX_STATEMENTS = 500;
+
+/**
+ * The name depends on the text only: every process (and every instance behind a pooler that
+ * keeps server sessions) gives one text the same name, and a name never stands for two texts.
+ */
+const statementName = (text: string) => `hm_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+
+/**
+ * PostgreSQL refused a prepared statement's cached plan ("cached plan must not change result
+ * type" after a column type changed: 0A000), or no longer has it (26000, e.g. after DISCARD ALL by
+ * a pooler). The statement did not run: it is safe to run again.
+ */
+const isStalePreparedStatement = (error: unknown) => {
+  const { code, routine } = (error ?? {}) as { code?: unknown; routine?: unknown };
+  return (code === '0A000' && routine === 'RevalidateCachedQuery') || code === '26000';
+};
+
+class StaleStatement extends Error {}
 
 interface KnexClient {
   acquireConnection(): Promise<pg.PoolClient>;
@@ -41,11 +64,7 @@ export function createSqlClient(orm: MikroORM): SqlClient {
   const connection = orm.em.getConnection();
   const driver = orm.em.getDriver();
   const client = connection.getKnex().client as unknown as KnexClient;
-  /**
-   * Each distinct SQL text, with `?` turned into `$n` once and a statement name. The texts are
-   * built from a fixed set of fragments (filters, sort keys), so there are few; past
-   * MAX_STATEMENTS (a guard, never reached by the API) a text runs unnamed and is not kept.
-   */
+  /** Each distinct SQL text, with `?` turned into `$n` once, and its statement name. */
   const statements = new Map<string, Statement>();
   const statementFor = (sql: string): Statement => {
     let statement = statements.get(sql);
@@ -53,7 +72,7 @@ export function createSqlClient(orm: MikroORM): SqlClient {
       let n = 0;
       const text = sql.replace(/\?/g, () => `$${++n}`);
       const keep = statements.size < MAX_STATEMENTS;
-      statement = { text, name: keep ? `hm_${statements.size + 1}` : undefined };
+      statement = { text, name: keep ? statementName(text) : undefined };
       if (keep) statements.set(sql, statement);
     }
     return statement;
@@ -93,15 +112,32 @@ export function createSqlClient(orm: MikroORM): SqlClient {
     }
   };
 
-  const run = async <R>(text: string, values: unknown[], name: string | undefined): Promise<R[]> => {
+  /** One statement on one pooled connection. */
+  const runOnce = async <R>(text: string, values: unknown[], name: string | undefined): Promise<R[]> => {
     const pgClient = await acquire();
     try {
       const result = await pgClient.query<R & pg.QueryResultRow>(name ? { name, text, values } : { text, values });
       return result.rows;
     } catch (error) {
+      if (name && isStalePreparedStatement(error)) {
+        // This connection's copy of the statement is unusable: knex checks this mark before
+        // handing the connection out again, and drops it.
+        (pgClient as pg.PoolClient & { __knex__disposed?: string }).__knex__disposed = 'stale prepared statement';
+        throw new StaleStatement();
+      }
       throw driver.convertException(error as Error);
     } finally {
       await client.releaseConnection(pgClient);
+    }
+  };
+
+  const run = async <R>(text: string, values: unknown[], name: string | undefined): Promise<R[]> => {
+    try {
+      return await runOnce<R>(text, values, name);
+    } catch (error) {
+      // It did not run: once more, unnamed (planned afresh), on another connection.
+      if (error instanceof StaleStatement) return runOnce<R>(text, values, undefined);
+      throw error;
     }
   };
 
@@ -161,14 +197,14 @@ export function createSerialQueue(timeoutMs: number) {
       return;
     }
     clearTimeout(next.timer);
-    next.task().then(next.resolve, next.reject).finally(runNext);
+    Promise.resolve().then(next.task).then(next.resolve, next.reject).finally(runNext);
   };
 
   return <T>(task: () => Promise<T>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       if (!busy) {
         busy = true;
-        task().then(resolve, reject).finally(runNext);
+        Promise.resolve().then(task).then(resolve, reject).finally(runNext);
         return;
       }
       const queued: Queued = {

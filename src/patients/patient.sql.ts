@@ -62,8 +62,9 @@ function condition(c: Condition): Fragment {
     case 'in':
     case 'notIn': {
       if (c.values.length === 0) return { sql: c.op === 'in' ? 'false' : 'true', bindings: [] };
-      const marks = c.values.map(() => '?').join(', ');
-      return { sql: `${COLUMN[c.field]} ${c.op === 'in' ? 'in' : 'not in'} (${marks})`, bindings: c.values };
+      // One array parameter (typed after the column by PostgreSQL), not one per value: the SQL
+      // text, hence the prepared statement, is the same for any number of values.
+      return { sql: `${COLUMN[c.field]} ${c.op === 'in' ? '= any(?)' : '<> all(?)'}`, bindings: [c.values] };
     }
     case 'gte':
     case 'lte': {
