@@ -17,8 +17,8 @@ import type pg from 'pg';
 export interface SqlClient {
   /**
    * Runs one statement with `?` placeholders and returns its rows. Values are always bound as
-   * parameters, never written into `sql`: each distinct text is a statement PostgreSQL prepares
-   * once per connection and keeps the plan of.
+   * parameters, never written into `sql`: on PostgreSQL each distinct text is prepared once per
+   * connection (parsed once; PostgreSQL may also settle on a generic plan for it).
    */
   query<R>(sql: string, params?: readonly unknown[]): Promise<R[]>;
 }
