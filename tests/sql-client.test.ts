@@ -45,7 +45,9 @@ describe('SQL client', () => {
 describe('prepared statements', () => {
   const OWN = "select name, statement from pg_prepared_statements where statement like '%pg_prepared_statements%' and statement like '%$1%' and ?::int > 0";
 
-  it('prepares each distinct text once per connection on PostgreSQL, never on PGlite (one shared session)', async () => {
+  it('prepares a text from its second run on, once per connection, on PostgreSQL; never on PGlite (one shared session)', async () => {
+    // First run: unnamed (a one-off text takes no place), so it does not see itself prepared.
+    expect(await opened.db.sql.query(OWN, [1])).toEqual([]);
     const seen = await opened.db.sql.query<{ name: string; statement: string }>(OWN, [1]);
     if (opened.tdb.kind === 'postgres') {
       expect(seen).toHaveLength(1);
@@ -62,6 +64,9 @@ describe('prepared statements', () => {
     const other = await openDatabase({ databaseUrl: opened.tdb.url, dataDir: '', poolMax: 1, migrateOnStart: false, logger: pino({ level: 'silent' }) });
     try {
       await other.sql.query('select ?::int as warm_up', [1]);
+      await other.sql.query('select ?::int as warm_up', [1]);
+      await opened.db.sql.query(OWN, [1]);
+      await other.sql.query(OWN, [1]);
       const [mine] = await opened.db.sql.query<{ name: string }>(OWN, [1]);
       const [theirs] = await other.sql.query<{ name: string }>(OWN, [1]);
       expect(theirs!.name).toBe(mine!.name);
@@ -84,9 +89,32 @@ describe('prepared statements', () => {
     }
   });
 
+  it('a statement whose cached plan PostgreSQL refuses after a column type change runs again, and the service goes on', async () => {
+    await opened.tdb.query('create table if not exists plan_probe (a int)');
+    await opened.tdb.query('truncate plan_probe');
+    await opened.tdb.query('insert into plan_probe values (7)');
+    const probe = () =>
+      opened.db.sql.query<{ a: unknown; pid: number }>('select a, pg_backend_pid() as pid, pg_sleep(0.02) is null as slept from plan_probe where a = ?', [7]);
+    // Prepared on every pooled connection (4 at once), then the result type changes under them.
+    const before = new Set((await Promise.all(Array.from({ length: 8 }, probe))).flat().map((r) => r.pid));
+    await opened.tdb.query('alter table plan_probe alter column a type bigint');
+    const after = await Promise.all(Array.from({ length: 8 }, probe));
+    for (const rows of after) expect(rows).toHaveLength(1);
+    const again = await Promise.all(Array.from({ length: 8 }, probe));
+    for (const rows of again) expect(rows).toHaveLength(1);
+    if (opened.tdb.kind === 'postgres') {
+      // Connections that held the refused statement were dropped: the pool opened new ones.
+      const pids = [...after, ...again].flat().map((r) => r.pid);
+      expect(pids.some((pid) => !before.has(pid))).toBe(true);
+    }
+  });
+
+  // Last in this group: it uses up the names of this process.
   it('names at most MAX_STATEMENTS texts; texts past that run unnamed and still work', async () => {
     for (let i = 0; i < MAX_STATEMENTS + 20; i++) {
-      expect(await opened.db.sql.query<{ n: number; m: number }>(`select ${i}::int as n, ?::int as m`, [i + 1])).toEqual([{ n: i, m: i + 1 }]);
+      for (let run = 0; run < 2; run++) {
+        expect(await opened.db.sql.query<{ n: number; m: number }>(`select ${i}::int as n, ?::int as m`, [i + 1])).toEqual([{ n: i, m: i + 1 }]);
+      }
     }
     if (opened.tdb.kind === 'postgres') {
       // Run one at a time, these statements reuse one pooled connection: it holds at most the cap.
@@ -96,18 +124,6 @@ describe('prepared statements', () => {
     }
   });
 
-  it('a statement whose cached plan PostgreSQL refuses after a column type change runs again, and the service goes on', async () => {
-    await opened.tdb.query('create table if not exists plan_probe (a int)');
-    await opened.tdb.query('truncate plan_probe');
-    await opened.tdb.query('insert into plan_probe values (7)');
-    const probe = () => opened.db.sql.query<{ a: unknown }>('select a, pg_sleep(0.02) is null as slept from plan_probe where a = ?', [7]);
-    // Prepared on every pooled connection (4 at once), then the result type changes under them.
-    await Promise.all(Array.from({ length: 8 }, probe));
-    await opened.tdb.query('alter table plan_probe alter column a type bigint');
-    const after = await Promise.all(Array.from({ length: 8 }, probe));
-    for (const rows of after) expect(rows).toHaveLength(1);
-    expect(await probe()).toHaveLength(1);
-  });
 });
 
 describe('waiting for the database is bounded (DB_ACQUIRE_TIMEOUT_MS)', () => {

@@ -26,16 +26,19 @@ export interface SqlClient {
 interface Statement {
   /** The SQL with `$1, $2...` placeholders. */
   text: string;
-  /** Prepared-statement name on PostgreSQL connections (unnamed past MAX_STATEMENTS). */
+  /** Prepared-statement name on PostgreSQL connections, from the text's second run on. */
   name: string | undefined;
+  runs: number;
 }
 
 /**
- * Distinct statement texts a process names (so, at most, prepares on one connection). The API
- * builds its texts from a fixed set of fragments and binds lists as one array, so the set is
- * bounded, but filter and sort combinations multiply; past this, a new text runs unnamed.
+ * Distinct statement texts a process names, so at most what one connection keeps prepared (a list
+ * query with its plan is tens of kB in the PostgreSQL backend). A text is named on its second run:
+ * one-off filter combinations never take a place. Past the cap, new texts run unnamed.
  */
-export const MAX_STATEMENTS = 500;
+export const MAX_STATEMENTS = 200;
+/** Distinct texts whose `$n` form is kept (no name needed for that). */
+const MAX_TEXTS = 2_000;
 
 /**
  * The name depends on the text only: every process (and every instance behind a pooler that
@@ -45,12 +48,13 @@ const statementName = (text: string) => `hm_${createHash('sha1').update(text).di
 
 /**
  * PostgreSQL refused a prepared statement's cached plan ("cached plan must not change result
- * type" after a column type changed: 0A000), or no longer has it (26000, e.g. after DISCARD ALL by
- * a pooler). The statement did not run: it is safe to run again.
+ * type" after a column type changed: 0A000), no longer has it (26000, e.g. after DISCARD ALL by a
+ * pooler), or already has it from another client (42P05, a pooler sharing server sessions). The
+ * statement did not run: it is safe to run again.
  */
 const isStalePreparedStatement = (error: unknown) => {
   const { code, routine } = (error ?? {}) as { code?: unknown; routine?: unknown };
-  return (code === '0A000' && routine === 'RevalidateCachedQuery') || code === '26000';
+  return (code === '0A000' && routine === 'RevalidateCachedQuery') || code === '26000' || code === '42P05';
 };
 
 class StaleStatement extends Error {}
@@ -66,14 +70,17 @@ export function createSqlClient(orm: MikroORM): SqlClient {
   const client = connection.getKnex().client as unknown as KnexClient;
   /** Each distinct SQL text, with `?` turned into `$n` once, and its statement name. */
   const statements = new Map<string, Statement>();
+  let named = 0;
   const statementFor = (sql: string): Statement => {
     let statement = statements.get(sql);
     if (statement === undefined) {
       let n = 0;
-      const text = sql.replace(/\?/g, () => `$${++n}`);
-      const keep = statements.size < MAX_STATEMENTS;
-      statement = { text, name: keep ? statementName(text) : undefined };
-      if (keep) statements.set(sql, statement);
+      statement = { text: sql.replace(/\?/g, () => `$${++n}`), name: undefined, runs: 0 };
+      if (statements.size < MAX_TEXTS) statements.set(sql, statement);
+    }
+    if (statement.name === undefined && ++statement.runs >= 2 && named < MAX_STATEMENTS) {
+      statement.name = statementName(statement.text);
+      named++;
     }
     return statement;
   };

@@ -108,6 +108,9 @@ function search(q: string): Fragment {
 function whereClause(query: ListQuery): Fragment {
   const fragments = query.where.map(condition);
   if (query.q !== undefined) fragments.push(search(query.q));
+  // In a canonical order (each fragment keeps its own bindings): `?a=1&b=2` and `?b=2&a=1` are
+  // one statement text, so one prepared statement.
+  fragments.sort((x, y) => (x.sql < y.sql ? -1 : x.sql > y.sql ? 1 : 0));
   if (fragments.length === 0) return { sql: '', bindings: [] };
   return {
     sql: ` where ${fragments.map((f) => `(${f.sql})`).join(' and ')}`,
