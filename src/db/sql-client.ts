@@ -1,3 +1,4 @@
+import { DriverException } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
@@ -105,17 +106,23 @@ export function createSqlClient(orm: MikroORM): SqlClient {
       }
     })().catch((error: unknown) => {
       detecting = undefined;
-      throw error instanceof Error && error.name === 'KnexTimeoutError' ? error : driver.convertException(error as Error);
+      throw toDbError(error);
     });
     return detecting;
   };
+
+  /**
+   * A failure as MikroORM's exception classes, which the error boundary maps. KnexTimeoutError
+   * (pool exhausted) stays as it is: the boundary maps it to 503, like a failed connect.
+   */
+  const toDbError = (error: unknown) =>
+    error instanceof Error && (error.name === 'KnexTimeoutError' || error instanceof DriverException) ? error : driver.convertException(error as Error);
 
   const acquire = async () => {
     try {
       return await client.acquireConnection();
     } catch (error) {
-      // KnexTimeoutError (pool exhausted) or a failed connect: the boundary maps both to 503.
-      throw error instanceof Error && error.name === 'KnexTimeoutError' ? error : driver.convertException(error as Error);
+      throw toDbError(error);
     }
   };
 
@@ -132,7 +139,7 @@ export function createSqlClient(orm: MikroORM): SqlClient {
         (pgClient as pg.PoolClient & { __knex__disposed?: string }).__knex__disposed = 'stale prepared statement';
         throw new StaleStatement();
       }
-      throw driver.convertException(error as Error);
+      throw toDbError(error);
     } finally {
       await client.releaseConnection(pgClient);
     }

@@ -107,8 +107,8 @@ export function createUpdateBatcher(sql: SqlClient): UpdateBatcher {
   const runAlone = (id: number, c: QueuedChange) => updatePatient(sql, id, c.fields).then(c.resolve, c.reject);
 
   const runTogether = async (id: number, changes: QueuedChange[]) => {
-    const merged: Partial<PatientInput> = {};
-    for (const c of changes) Object.assign(merged, definedOnly(c.fields));
+    const sets = changes.map((c) => definedOnly(c.fields));
+    const merged: Partial<PatientInput> = Object.assign({}, ...sets);
     let old: PatientDto | undefined;
     try {
       old = await updatePatientReturningOld(sql, id, merged);
@@ -120,10 +120,10 @@ export function createUpdateBatcher(sql: SqlClient): UpdateBatcher {
       return;
     }
     let state = old;
-    for (const c of changes) {
-      if (state) state = { ...state, ...definedOnly(c.fields) };
+    changes.forEach((c, i) => {
+      if (state) state = { ...state, ...sets[i] };
       c.resolve(state);
-    }
+    });
   };
 
   const drain = async (id: number, queue: QueuedChange[]) => {

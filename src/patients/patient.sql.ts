@@ -256,8 +256,7 @@ function setClause(fields: Partial<PatientDto>) {
 export async function updatePatientReturningOld(db: SqlClient, id: number, fields: Partial<PatientDto>): Promise<PatientDto | undefined> {
   const { sets, bindings } = setClause(fields);
   const [row] = await db.query<PatientDto>(
-    `update patients as p set ${sets} from (select ${SELECT_PATIENT} from patients where id = ? for update) as old where p.id = old.id ` +
-      `returning old.id, old."patientID", old.name, old.age, old.gender, old."medicalCondition", old."lastVisit"`,
+    `update patients as p set ${sets} from (select ${SELECT_PATIENT} from patients where id = ? for update) as old where p.id = old.id returning old.*`,
     [...bindings, id],
   );
   return row;
