@@ -34,19 +34,26 @@ export interface App {
 export interface StartOptions {
   config: Config;
   logger: Logger;
+  /**
+   * A database already opened (and migrated) by the caller, used instead of opening one from
+   * `config`. The app closes it when it stops; if the start fails, it stays the caller's.
+   */
+  database?: Database;
 }
 
 /** Builds and starts the whole service. Has no side effects beyond what it returns. */
-export async function startApp({ config, logger }: StartOptions): Promise<App> {
-  const db = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    dataDir: config.dataDir,
-    poolMax: config.dbPoolMax,
-    migrateOnStart: config.migrateOnStart,
-    logger,
-    timeouts: dbTimeouts(config),
-    startupWaitMs: config.startupDbWaitMs,
-  });
+export async function startApp({ config, logger, database }: StartOptions): Promise<App> {
+  const db =
+    database ??
+    (await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      poolMax: config.dbPoolMax,
+      migrateOnStart: config.migrateOnStart,
+      logger,
+      timeouts: dbTimeouts(config),
+      startupWaitMs: config.startupDbWaitMs,
+    }));
   try {
     if (db.kind === 'embedded' && db.created) await seedNewDatabase(db, config.dbJsonPath, logger);
     const tokens = createTokenCheck(config.apiTokens);
@@ -89,7 +96,7 @@ export async function startApp({ config, logger }: StartOptions): Promise<App> {
       },
     };
   } catch (error) {
-    await db.close();
+    if (!database) await db.close();
     throw error;
   }
 }

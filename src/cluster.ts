@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { seedNewDatabase, startApp, type App } from './app.ts';
 import { dbTimeouts, type Config } from './config.ts';
-import { openDatabase, StartupError } from './db/database.ts';
+import { openDatabase, StartupError, type Database } from './db/database.ts';
 import { ListenError } from './http/server.ts';
 import { freePort } from './net.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
@@ -38,7 +38,8 @@ export interface Cluster {
  * early as with one worker, and there is no idle supervisor thread holding memory.
  */
 export async function startCluster(config: Config, logger: Logger): Promise<Cluster> {
-  const database = await prepareDatabase(config, logger);
+  const primaryLogger = logger.child({ worker: 0 });
+  const database = await prepareDatabase(config, primaryLogger);
   const workers: Worker[] = [];
   let primary: App | undefined;
   const spawn = (index: number, port: number) =>
@@ -56,13 +57,16 @@ export async function startCluster(config: Config, logger: Logger): Promise<Clus
       });
     });
   try {
-    const primaryLogger = logger.child({ worker: 0 });
     // Workers share the port through SO_REUSEPORT, which an ephemeral (0) bind does not take part
     // in: with PORT=0, pick a free port first.
     for (let attempt = 1; !primary; attempt++) {
       const port = config.port === 0 ? await freePort(config.host) : config.port;
       try {
-        primary = await startApp({ config: { ...config, databaseUrl: database.url, port, workers: 1 }, logger: primaryLogger });
+        primary = await startApp({
+          config: { ...config, databaseUrl: database.url, port, workers: 1 },
+          logger: primaryLogger,
+          ...(database.opened ? { database: database.opened } : {}),
+        });
       } catch (error) {
         // Another process can take a free port between our probe and the bind: probe again.
         if (config.port !== 0 || attempt >= 3 || !(error instanceof ListenError)) throw error;
@@ -95,6 +99,7 @@ export async function startCluster(config: Config, logger: Logger): Promise<Clus
     };
   } catch (error) {
     await Promise.all([primary?.kill(), ...workers.map((w) => stopWorker(w, true, 2000))]);
+    if (!primary) await database.opened?.close();
     await database.stop();
     throw error;
   }
@@ -122,19 +127,30 @@ function stopWorker(worker: Worker, force: boolean, timeoutMs: number): Promise<
  * The database every thread uses. A PostgreSQL server needs nothing here: worker 0's own start
  * checks (or, with MIGRATE_ON_START, applies) the migrations before any other worker starts.
  * Without DATABASE_URL, the embedded PGlite server runs in this thread for all workers, migrated
- * and (when new) seeded once.
+ * and (when new) seeded once, through the database worker 0 then serves with (`opened`).
  */
-async function prepareDatabase(config: Config, logger: Logger): Promise<{ url: string; stop(): Promise<void> }> {
+async function prepareDatabase(config: Config, logger: Logger): Promise<{ url: string; opened?: Database; stop(): Promise<void> }> {
   if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => undefined };
   // Every worker opens a pool to the embedded server: accept all of them.
   const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, maxConnections: (config.dbPoolMax + 2) * (config.workers + 1) });
   try {
-    const db = await openDatabase({ databaseUrl: embedded.url, dataDir: config.dataDir, poolMax: 2, migrateOnStart: true, logger, timeouts: dbTimeouts(config) });
-    if (embedded.created) await seedNewDatabase(db, config.dbJsonPath, logger);
-    await db.close();
+    const opened = await openDatabase({
+      databaseUrl: embedded.url,
+      dataDir: config.dataDir,
+      poolMax: config.dbPoolMax,
+      migrateOnStart: true,
+      logger,
+      timeouts: dbTimeouts(config),
+    });
+    try {
+      if (embedded.created) await seedNewDatabase(opened, config.dbJsonPath, logger);
+    } catch (error) {
+      await opened.close();
+      throw error;
+    }
+    return { url: embedded.url, opened, stop: () => embedded.stop() };
   } catch (error) {
     await embedded.stop();
     throw error;
   }
-  return { url: embedded.url, stop: () => embedded.stop() };
 }
