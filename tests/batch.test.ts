@@ -1,11 +1,11 @@
 /**
- * Group inserts: creates that arrive together are written by one statement, and each still gets
- * exactly the answer it would have had alone.
+ * Grouped statements: creates, changes of one patient and reads by id that arrive together are
+ * each run as one statement, and each caller still gets exactly the answer it would have had alone.
  */
 import { describe, expect, it } from 'vitest';
 import { CheckConstraintViolationException, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { SqlClient } from '../src/db/sql-client.ts';
-import { createInsertBatcher, createUpdateBatcher } from '../src/patients/patient.batch.ts';
+import { createInsertBatcher, createReadBatcher, createUpdateBatcher } from '../src/patients/patient.batch.ts';
 import type { PatientInput } from '../src/patients/patient.schemas.ts';
 import { useOpenedTestDatabase } from './support/database.ts';
 
@@ -144,5 +144,65 @@ describe('update batcher', () => {
     const updates = createUpdateBatcher(opened.db.sql);
     const rows = await Promise.all([1, 2, 3].map((age) => updates.update(424242, { age })));
     expect(rows).toEqual([undefined, undefined, undefined]);
+  });
+});
+
+describe('read batcher', () => {
+  it('concurrent reads of different patients: fewer statements than reads, each answer its own patient', async () => {
+    const inserts = createInsertBatcher(opened.db.sql);
+    const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => inserts.insert(patient(`R-${i}`, { age: i }))));
+    const { client, statements } = counting(opened.db.sql);
+    const reads = createReadBatcher(client);
+    const asked = [...ids, 424242, ids[3]!, ids[3]!];
+    const rows = await Promise.all(asked.map((id) => reads.byId(id)));
+
+    expect(statements.length).toBeLessThan(asked.length);
+    ids.forEach((id, i) => expect(rows[i]).toEqual({ ...patient(`R-${i}`, { age: i }), id }));
+    expect(rows[30]).toBeUndefined();
+    // The same patient read twice in one group: equal answers, not one shared object.
+    expect(rows[31]).toEqual(rows[32]);
+    expect(rows[31]).not.toBe(rows[32]);
+  });
+
+  it('a read never joins a statement already sent: it sees a write acknowledged before it was asked', async () => {
+    const id = await createInsertBatcher(opened.db.sql).insert(patient('R-FRESH', { age: 1 }));
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let held = false;
+    // The first statement has read the row but its answer is held back until the write is done.
+    const client: SqlClient = {
+      async query(text, params) {
+        const rows = await opened.db.sql.query(text, params);
+        if (!held) {
+          held = true;
+          await gate;
+        }
+        return rows as never;
+      },
+    };
+    const reads = createReadBatcher(client);
+    const before = reads.byId(id);
+    await new Promise((r) => setTimeout(r, 50));
+    await opened.tdb.query('update patients set age = 2 where id = $1', [id]);
+    const after = reads.byId(id);
+    open();
+    expect((await before)?.age).toBe(1);
+    expect((await after)?.age).toBe(2);
+  });
+
+  it('a failure is the answer of every read grouped in the failing statement', async () => {
+    const statements: string[] = [];
+    const failure = new Error('database away');
+    const client: SqlClient = {
+      async query(text) {
+        statements.push(text);
+        await new Promise((r) => setTimeout(r, 5));
+        throw failure;
+      },
+    };
+    const reads = createReadBatcher(client);
+    const results = await Promise.allSettled([1, 2, 3, 4, 5].map((id) => reads.byId(id)));
+    expect(results.map((r) => r.status === 'rejected' && r.reason)).toEqual([failure, failure, failure, failure, failure]);
+    expect(statements).toHaveLength(2); // the first read alone, then the four that waited, together
   });
 });

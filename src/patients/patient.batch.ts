@@ -1,7 +1,44 @@
 import { ConstraintViolationException } from '@mikro-orm/core';
 import type { SqlClient } from '../db/sql-client.ts';
 import type { PatientDto, PatientInput } from './patient.schemas.ts';
-import { insertPatient, insertPatients, updatePatient, updatePatientReturningOld } from './patient.sql.ts';
+import { insertPatient, insertPatients, patientsById, updatePatient, updatePatientReturningOld } from './patient.sql.ts';
+
+/** Most rows in one statement (keeps statements and their parameter arrays small). */
+const MAX_BATCH = 100;
+
+/** A caller waiting for its share of a grouped statement. */
+interface Waiting<T> {
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * One group in flight at a time: what is pushed while it runs waits, and goes in the next group
+ * (at most MAX_BATCH). What is pushed while nothing runs starts a group at once, alone. `run`
+ * settles the members of its group; an error it throws is the answer of every member not settled.
+ */
+function createGroupQueue<T extends Waiting<never>>(run: (group: T[]) => Promise<void>): (member: T) => void {
+  let queue: T[] = [];
+  let running = false;
+  const drain = async () => {
+    running = true;
+    try {
+      while (queue.length > 0) {
+        const group = queue.slice(0, MAX_BATCH);
+        queue = queue.slice(group.length);
+        await run(group).catch((error: unknown) => {
+          for (const member of group) member.reject(error);
+        });
+      }
+    } finally {
+      running = false;
+    }
+  };
+  return (member) => {
+    queue.push(member);
+    if (!running) void drain();
+  };
+}
 
 /**
  * Creates arriving together are written together ("group insert"), each still all-or-nothing.
@@ -21,22 +58,14 @@ export interface InsertBatcher {
   insert(input: PatientInput): Promise<number>;
 }
 
-/** Most rows in one statement (keeps statements and their parameter arrays small). */
-const MAX_BATCH = 100;
-
-interface Waiting {
+interface WaitingCreate extends Waiting<number> {
   input: PatientInput;
-  resolve: (id: number) => void;
-  reject: (error: unknown) => void;
 }
 
 export function createInsertBatcher(sql: SqlClient): InsertBatcher {
-  let queue: Waiting[] = [];
-  let writing = false;
+  const writeAlone = (w: WaitingCreate) => insertPatient(sql, w.input).then(w.resolve, w.reject);
 
-  const writeAlone = (w: Waiting) => insertPatient(sql, w.input).then(w.resolve, w.reject);
-
-  const writeTogether = async (batch: Waiting[]) => {
+  const writeTogether = async (batch: WaitingCreate[]) => {
     let ids: Map<string, number>;
     try {
       ids = await insertPatients(sql, batch.map((w) => w.input));
@@ -55,26 +84,10 @@ export function createInsertBatcher(sql: SqlClient): InsertBatcher {
     }
   };
 
-  const drain = async () => {
-    writing = true;
-    try {
-      while (queue.length > 0) {
-        const batch = queue.slice(0, MAX_BATCH);
-        queue = queue.slice(batch.length);
-        await (batch.length === 1 ? writeAlone(batch[0]!) : writeTogether(batch));
-      }
-    } finally {
-      writing = false;
-    }
-  };
+  const push = createGroupQueue<WaitingCreate>((batch) => (batch.length === 1 ? writeAlone(batch[0]!) : writeTogether(batch)));
 
   return {
-    insert(input) {
-      return new Promise<number>((resolve, reject) => {
-        queue.push({ input, resolve, reject });
-        if (!writing) void drain();
-      });
-    },
+    insert: (input) => new Promise<number>((resolve, reject) => push({ input, resolve, reject })),
   };
 }
 
@@ -150,6 +163,39 @@ export function createUpdateBatcher(sql: SqlClient): UpdateBatcher {
         void drain(id, fresh);
       });
     },
+  };
+}
+
+/**
+ * Reads of single patients arriving together are answered by one statement ("group read").
+ *
+ * One read is in flight at a time; the reads that arrive meanwhile are answered together by the
+ * next, `where id = any($1)`: one round trip for the group instead of one each. A read never joins
+ * a statement already sent, so it sees every write acknowledged before it arrived, as alone. Under
+ * low load a read runs at once, alone. A failure (database away, timeout) is every grouped read's
+ * answer, as it would have been alone.
+ */
+export interface ReadBatcher {
+  /** The patient with this id; undefined when there is none. */
+  byId(id: number): Promise<PatientDto | undefined>;
+}
+
+interface WaitingRead extends Waiting<PatientDto | undefined> {
+  id: number;
+}
+
+export function createReadBatcher(sql: SqlClient): ReadBatcher {
+  const push = createGroupQueue<WaitingRead>(async (group) => {
+    const rows = await patientsById(sql, group.map((r) => r.id));
+    const found = new Map(rows.map((row) => [row.id, row]));
+    for (const r of group) {
+      const row = found.get(r.id);
+      // Two reads of one id each get their own object: nothing is shared between requests.
+      r.resolve(row && { ...row });
+    }
+  });
+  return {
+    byId: (id) => new Promise((resolve, reject) => push({ id, resolve, reject })),
   };
 }
 

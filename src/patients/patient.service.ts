@@ -3,8 +3,8 @@ import type { SqlClient } from '../db/sql-client.ts';
 import { TRPCError } from '@trpc/server';
 import type { ListQuery } from './patient.query.ts';
 import type { PatientDto, PatientInput } from './patient.schemas.ts';
-import { createInsertBatcher, createUpdateBatcher } from './patient.batch.ts';
-import { deletePatient, listPatients, listPatientsJson, patientById, type JsonListResult, type ListResult } from './patient.sql.ts';
+import { createInsertBatcher, createReadBatcher, createUpdateBatcher } from './patient.batch.ts';
+import { deletePatient, listPatients, listPatientsJson, type JsonListResult, type ListResult } from './patient.sql.ts';
 
 const notFound = () => new TRPCError({ code: 'NOT_FOUND', message: 'Patient not found' });
 const conflict = () => new TRPCError({ code: 'CONFLICT', message: 'A patient with this patientID already exists' });
@@ -20,10 +20,11 @@ async function orConflict<T>(work: Promise<T>): Promise<T> {
 }
 
 /**
- * Patient use cases. Created once per process (it keeps no request state; the insert batcher is
- * shared by all requests). `id` null means "no such id can exist".
+ * Patient use cases. Created once per process (it keeps no request state; its batchers are shared
+ * by all requests). `id` null means "no such id can exist".
  */
 export function createPatientService(db: SqlClient) {
+  const reads = createReadBatcher(db);
   const inserts = createInsertBatcher(db);
   const updates = createUpdateBatcher(db);
   const updateOne = async (id: number | null, fields: Partial<PatientInput>) => {
@@ -43,9 +44,10 @@ export function createPatientService(db: SqlClient) {
       return listPatientsJson(db, query);
     },
 
+    /** One read, alone or grouped with the reads by id arriving at the same time (patient.batch.ts). */
     async byId(id: number | null): Promise<PatientDto> {
       if (id === null) throw notFound();
-      const row = await patientById(db, id);
+      const row = await reads.byId(id);
       if (!row) throw notFound();
       return row;
     },
