@@ -22,6 +22,11 @@ export interface SqlClient {
    * connection (parsed once; PostgreSQL may also settle on a generic plan for it).
    */
   query<R>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /**
+   * How long a statement may wait for the database before it fails with DatabaseBusyError (503):
+   * the pool's acquire timeout, DB_ACQUIRE_TIMEOUT_MS. Queues in front of the client keep to it too.
+   */
+  readonly maxWaitMs: number;
 }
 
 interface Statement {
@@ -156,11 +161,13 @@ export function createSqlClient(orm: MikroORM): SqlClient {
   };
 
   /** On PGlite, statements wait here for their turn, as long as a pool acquire may wait. */
-  const serial = createSerialQueue(acquireTimeoutMs(orm));
+  const maxWaitMs = acquireTimeoutMs(orm);
+  const serial = createSerialQueue(maxWaitMs);
   /** Known after the first query (no extra await per query after that). */
   let onPglite: boolean | undefined;
 
   return {
+    maxWaitMs,
     async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
       const { text, name } = statementFor(sql);
       const values = params as unknown[];

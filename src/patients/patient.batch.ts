@@ -1,5 +1,5 @@
 import { ConstraintViolationException } from '@mikro-orm/core';
-import type { SqlClient } from '../db/sql-client.ts';
+import { DatabaseBusyError, type SqlClient } from '../db/sql-client.ts';
 import type { PatientDto, PatientInput } from './patient.schemas.ts';
 import { insertPatient, insertPatients, patientsById, updatePatient, updatePatientReturningOld } from './patient.sql.ts';
 
@@ -16,27 +16,49 @@ interface Waiting<T> {
  * One group in flight at a time: what is pushed while it runs waits, and goes in the next group
  * (at most MAX_BATCH). What is pushed while nothing runs starts a group at once, alone. `run`
  * settles the members of its group; an error it throws is the answer of every member not settled.
+ * A member still waiting after `maxWaitMs` (the pool's acquire timeout) leaves the queue with
+ * DatabaseBusyError (503), never having run: a stuck statement or an overload gives fast 503s, as
+ * an exhausted pool does, instead of an ever longer queue.
  */
-function createGroupQueue<T extends Waiting<never>>(run: (group: T[]) => Promise<void>): (member: T) => void {
-  let queue: T[] = [];
+function createGroupQueue<T extends Waiting<never>>(run: (group: T[]) => Promise<void>, maxWaitMs: number): (member: T) => void {
+  let queue: { member: T; deadline: number }[] = [];
   let running = false;
+  /** One timer, for the member waiting longest (the queue is in arrival order). */
+  let timer: NodeJS.Timeout | undefined;
+
+  const expire = () => {
+    timer = undefined;
+    const now = performance.now();
+    let expired = 0;
+    while (expired < queue.length && queue[expired]!.deadline <= now) expired++;
+    for (const { member } of queue.splice(0, expired)) member.reject(new DatabaseBusyError());
+    watch();
+  };
+  const watch = () => {
+    if (timer !== undefined || queue.length === 0) return;
+    timer = setTimeout(expire, Math.max(0, queue[0]!.deadline - performance.now()));
+    timer.unref();
+  };
+
   const drain = async () => {
     running = true;
     try {
       while (queue.length > 0) {
-        const group = queue.slice(0, MAX_BATCH);
-        queue = queue.slice(group.length);
-        await run(group).catch((error: unknown) => {
+        const group = queue.splice(0, MAX_BATCH).map((queued) => queued.member);
+        try {
+          await run(group);
+        } catch (error) {
           for (const member of group) member.reject(error);
-        });
+        }
       }
     } finally {
       running = false;
     }
   };
   return (member) => {
-    queue.push(member);
-    if (!running) void drain();
+    queue.push({ member, deadline: performance.now() + maxWaitMs });
+    if (running) watch();
+    else void drain();
   };
 }
 
@@ -45,7 +67,8 @@ function createGroupQueue<T extends Waiting<never>>(run: (group: T[]) => Promise
  *
  * One insert statement is in flight at a time. The creates that arrive meanwhile are written by
  * the next statement, as one multi-row insert: one round trip and one commit for the batch
- * instead of one each. Under low load a create is written at once, alone.
+ * instead of one each. Under low load a create is written at once, alone. A create that waits
+ * longer than the pool's acquire timeout is not written and gets 503 (createGroupQueue).
  *
  * A multi-row insert is a single statement, so it stores all of its rows or none. When it breaks
  * a constraint (a patientID already taken, two creates of one patientID in the same batch), every
@@ -84,7 +107,7 @@ export function createInsertBatcher(sql: SqlClient): InsertBatcher {
     }
   };
 
-  const push = createGroupQueue<WaitingCreate>((batch) => (batch.length === 1 ? writeAlone(batch[0]!) : writeTogether(batch)));
+  const push = createGroupQueue<WaitingCreate>((batch) => (batch.length === 1 ? writeAlone(batch[0]!) : writeTogether(batch)), sql.maxWaitMs);
 
   return {
     insert: (input) => new Promise<number>((resolve, reject) => push({ input, resolve, reject })),
@@ -171,9 +194,10 @@ export function createUpdateBatcher(sql: SqlClient): UpdateBatcher {
  *
  * One read is in flight at a time; the reads that arrive meanwhile are answered together by the
  * next, `where id = any($1)`: one round trip for the group instead of one each. A read never joins
- * a statement already sent, so it sees every write acknowledged before it arrived, as alone. Under
- * low load a read runs at once, alone. A failure (database away, timeout) is every grouped read's
- * answer, as it would have been alone.
+ * a statement already sent, so it sees every write acknowledged before it arrived, as alone. A read
+ * that arrives while none is in flight runs at once, alone. A failure (database away, timeout) is
+ * every grouped read's answer, as it would have been alone; a read that waits longer than the
+ * pool's acquire timeout gets 503 (createGroupQueue).
  */
 export interface ReadBatcher {
   /** The patient with this id; undefined when there is none. */
@@ -193,7 +217,7 @@ export function createReadBatcher(sql: SqlClient): ReadBatcher {
       // Two reads of one id each get their own object: nothing is shared between requests.
       r.resolve(row && { ...row });
     }
-  });
+  }, sql.maxWaitMs);
   return {
     byId: (id) => new Promise((resolve, reject) => push({ id, resolve, reject })),
   };
