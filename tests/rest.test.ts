@@ -37,6 +37,24 @@ describe('GET /patients', () => {
   });
 });
 
+describe('GET /patients/:id', () => {
+  it('many clients reading different patients at once (reads are grouped): each gets its own patient, or 404 {}', async () => {
+    for (let i = 1; i <= 12; i++) expect((await postJson(t.baseUrl, '/patients', samplePatient({ patientID: `G${i}`, age: i }))).status).toBe(201);
+    const ids = [...Array.from({ length: 12 }, (_, i) => 12 - i), 99, 5, 5];
+    const responses = await Promise.all(ids.map((id) => get(`/patients/${id}`)));
+    const bodies = await Promise.all(responses.map((r) => r.json()));
+    ids.forEach((id, i) => {
+      if (id === 99) {
+        expect(responses[i]?.status).toBe(404);
+        expect(bodies[i]).toEqual({});
+      } else {
+        expect(responses[i]?.status).toBe(200);
+        expect(bodies[i]).toEqual({ ...samplePatient({ patientID: `G${id}`, age: id }), id });
+      }
+    });
+  });
+});
+
 describe('POST /patients', () => {
   it('creates a patient: 201, the stored record and a Location header', async () => {
     const res = await postJson(t.baseUrl, '/patients', samplePatient());
