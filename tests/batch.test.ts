@@ -141,6 +141,29 @@ describe('update batcher', () => {
     expect(row?.patient_id).toBe('FREE-3');
   });
 
+  it('behind a stuck statement, a waiting change leaves with 503 after the acquire timeout and is never written; the next one applies', async () => {
+    const id = await createInsertBatcher(opened.db.sql).insert(patient('U-STUCK', { age: 1 }));
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let calls = 0;
+    const updates = createUpdateBatcher({
+      maxWaitMs: 1000,
+      async query(text, params) {
+        if (++calls === 1) await gate;
+        return opened.db.sql.query(text, params);
+      },
+    });
+    const first = updates.update(id, { age: 2 });
+    await expect(updates.update(id, { age: 3, name: 'Never' })).rejects.toBeInstanceOf(DatabaseBusyError);
+    const next = updates.update(id, { age: 4 });
+    open();
+    expect((await first)?.age).toBe(2);
+    expect(await next).toMatchObject({ age: 4, name: patient('U-STUCK').name });
+    const [row] = await opened.tdb.query<{ age: number; name: string }>('select age, name from patients where id = $1', [id]);
+    expect(row).toEqual({ age: 4, name: patient('U-STUCK').name });
+    expect(calls).toBe(2);
+  });
+
   it('changes of an unknown patient all answer "no such patient"', async () => {
     const updates = createUpdateBatcher(opened.db.sql);
     const rows = await Promise.all([1, 2, 3].map((age) => updates.update(424242, { age })));

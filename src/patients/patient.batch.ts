@@ -12,6 +12,13 @@ interface Waiting<T> {
   reject: (error: unknown) => void;
 }
 
+interface GroupQueueOptions<T> {
+  /** How many of the waiting members, oldest first, go in the next group (at least 1). Default: all, up to MAX_BATCH. */
+  groupSize?: (waiting: readonly T[]) => number;
+  /** Called each time everything pushed has been run and the queue is empty. */
+  onIdle?: () => void;
+}
+
 /**
  * One group in flight at a time: what is pushed while it runs waits, and goes in the next group
  * (at most MAX_BATCH). What is pushed while nothing runs starts a group at once, alone. `run`
@@ -20,31 +27,41 @@ interface Waiting<T> {
  * DatabaseBusyError (503), never having run: a stuck statement or an overload gives fast 503s, as
  * an exhausted pool does, instead of an ever longer queue.
  */
-function createGroupQueue<T extends Waiting<never>>(run: (group: T[]) => Promise<void>, maxWaitMs: number): (member: T) => void {
-  let queue: { member: T; deadline: number }[] = [];
+function createGroupQueue<T extends Waiting<never>>(
+  run: (group: T[]) => Promise<void>,
+  maxWaitMs: number,
+  options: GroupQueueOptions<T> = {},
+): (member: T) => void {
+  const { groupSize = (waiting: readonly T[]) => Math.min(MAX_BATCH, waiting.length), onIdle } = options;
+  /** Waiting members in arrival order, and when each stops waiting. */
+  const members: T[] = [];
+  const deadlines: number[] = [];
   let running = false;
-  /** One timer, for the member waiting longest (the queue is in arrival order). */
+  /** One timer, for the member waiting longest. */
   let timer: NodeJS.Timeout | undefined;
 
   const expire = () => {
     timer = undefined;
     const now = performance.now();
     let expired = 0;
-    while (expired < queue.length && queue[expired]!.deadline <= now) expired++;
-    for (const { member } of queue.splice(0, expired)) member.reject(new DatabaseBusyError());
+    while (expired < deadlines.length && deadlines[expired]! <= now) expired++;
+    deadlines.splice(0, expired);
+    for (const member of members.splice(0, expired)) member.reject(new DatabaseBusyError());
     watch();
   };
   const watch = () => {
-    if (timer !== undefined || queue.length === 0) return;
-    timer = setTimeout(expire, Math.max(0, queue[0]!.deadline - performance.now()));
+    if (timer !== undefined || deadlines.length === 0) return;
+    timer = setTimeout(expire, Math.max(0, deadlines[0]! - performance.now()));
     timer.unref();
   };
 
   const drain = async () => {
     running = true;
     try {
-      while (queue.length > 0) {
-        const group = queue.splice(0, MAX_BATCH).map((queued) => queued.member);
+      while (members.length > 0) {
+        const size = groupSize(members);
+        deadlines.splice(0, size);
+        const group = members.splice(0, size);
         try {
           await run(group);
         } catch (error) {
@@ -53,10 +70,12 @@ function createGroupQueue<T extends Waiting<never>>(run: (group: T[]) => Promise
       }
     } finally {
       running = false;
+      onIdle?.();
     }
   };
   return (member) => {
-    queue.push({ member, deadline: performance.now() + maxWaitMs });
+    members.push(member);
+    deadlines.push(performance.now() + maxWaitMs);
     if (running) watch();
     else void drain();
   };
@@ -125,20 +144,21 @@ export function createInsertBatcher(sql: SqlClient): InsertBatcher {
  * one after another. When the merged statement breaks a constraint, the changes are run again one
  * by one, in order, each with its own answer. A change of patientID is never merged. Changes
  * arrive validated by the API schema; beyond it the database checks only patientID's uniqueness.
+ * A change that waits longer than the pool's acquire timeout is not written and gets 503
+ * (createGroupQueue); the changes after it apply as if it had never been sent.
  */
 export interface UpdateBatcher {
   /** Sets the given fields; resolves with the row after this change, undefined when no such id. */
   update(id: number, fields: Partial<PatientInput>): Promise<PatientDto | undefined>;
 }
 
-interface QueuedChange {
+interface QueuedChange extends Waiting<PatientDto | undefined> {
   fields: Partial<PatientInput>;
-  resolve: (row: PatientDto | undefined) => void;
-  reject: (error: unknown) => void;
 }
 
 export function createUpdateBatcher(sql: SqlClient): UpdateBatcher {
-  const queues = new Map<number, QueuedChange[]>();
+  /** A queue per patient with changes in flight; gone when they are all written. */
+  const queues = new Map<number, (change: QueuedChange) => void>();
 
   const runAlone = (id: number, c: QueuedChange) => updatePatient(sql, id, c.fields).then(c.resolve, c.reject);
 
@@ -162,30 +182,23 @@ export function createUpdateBatcher(sql: SqlClient): UpdateBatcher {
     });
   };
 
-  const drain = async (id: number, queue: QueuedChange[]) => {
-    try {
-      while (queue.length > 0) {
-        const batch = queue.splice(0, nextBatchSize(queue));
-        await (batch.length === 1 ? runAlone(id, batch[0]!) : runTogether(id, batch));
-      }
-    } finally {
-      queues.delete(id);
+  const queueFor = (id: number) => {
+    let push = queues.get(id);
+    if (!push) {
+      const created = createGroupQueue<QueuedChange>((batch) => (batch.length === 1 ? runAlone(id, batch[0]!) : runTogether(id, batch)), sql.maxWaitMs, {
+        groupSize: nextBatchSize,
+        onIdle: () => {
+          if (queues.get(id) === created) queues.delete(id);
+        },
+      });
+      queues.set(id, created);
+      push = created;
     }
+    return push;
   };
 
   return {
-    update(id, fields) {
-      return new Promise((resolve, reject) => {
-        const queue = queues.get(id);
-        if (queue) {
-          queue.push({ fields, resolve, reject });
-          return;
-        }
-        const fresh = [{ fields, resolve, reject }];
-        queues.set(id, fresh);
-        void drain(id, fresh);
-      });
-    },
+    update: (id, fields) => new Promise((resolve, reject) => queueFor(id)({ fields, resolve, reject })),
   };
 }
 
@@ -228,7 +241,7 @@ export function createReadBatcher(sql: SqlClient): ReadBatcher {
  * the one field that can clash with another patient, and in a merged statement a later change of
  * it would hide an earlier one's clash (that client would get 200 for a value never stored).
  */
-function nextBatchSize(queue: QueuedChange[]): number {
+function nextBatchSize(queue: readonly QueuedChange[]): number {
   if (queue[0]!.fields.patientID !== undefined) return 1;
   const clash = queue.findIndex((c) => c.fields.patientID !== undefined);
   return Math.min(MAX_BATCH, clash === -1 ? queue.length : clash);
