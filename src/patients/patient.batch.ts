@@ -21,7 +21,7 @@ interface GroupQueueOptions<T> {
 
 /**
  * One group in flight at a time: what is pushed while it runs waits, and goes in the next group
- * (at most MAX_BATCH). What is pushed while nothing runs starts a group at once, alone. `run`
+ * (`groupSize`: by default all, up to MAX_BATCH). What is pushed while nothing runs starts a group at once, alone. `run`
  * settles the members of its group; an error it throws is the answer of every member not settled.
  * A member still waiting after `maxWaitMs` (the pool's acquire timeout) leaves the queue with
  * DatabaseBusyError (503), never having run: a stuck statement or an overload gives fast 503s, as
