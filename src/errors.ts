@@ -1,5 +1,5 @@
 import { TRPCError } from '@trpc/server';
-import { DatabaseBusyError } from './db/sql-client.ts';
+import { DatabaseBusyError } from './db/wait-queue.ts';
 import {
   CheckConstraintViolationException,
   ConnectionException,

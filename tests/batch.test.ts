@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CheckConstraintViolationException, UniqueConstraintViolationException } from '@mikro-orm/core';
-import { DatabaseBusyError, type SqlClient } from '../src/db/sql-client.ts';
+import type { SqlClient } from '../src/db/sql-client.ts';
+import { DatabaseBusyError } from '../src/db/wait-queue.ts';
 import { createInsertBatcher, createReadBatcher, createUpdateBatcher } from '../src/patients/patient.batch.ts';
 import type { PatientInput } from '../src/patients/patient.schemas.ts';
 import { useOpenedTestDatabase } from './support/database.ts';
@@ -32,6 +33,22 @@ function counting(sql: SqlClient) {
     },
   };
   return { client, statements };
+}
+
+/** The real SQL client, but its first statement is held until `open()`; counts the statements. */
+function stuckFirst(maxWaitMs: number) {
+  const statements: string[] = [];
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const client: SqlClient = {
+    maxWaitMs,
+    async query(text, params) {
+      statements.push(text);
+      if (statements.length === 1) await gate;
+      return opened.db.sql.query(text, params);
+    },
+  };
+  return { client, statements, open };
 }
 
 const stored = () =>
@@ -143,16 +160,8 @@ describe('update batcher', () => {
 
   it('behind a stuck statement, a waiting change leaves with 503 after the acquire timeout and is never written; the next one applies', async () => {
     const id = await createInsertBatcher(opened.db.sql).insert(patient('U-STUCK', { age: 1 }));
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    let calls = 0;
-    const updates = createUpdateBatcher({
-      maxWaitMs: 1000,
-      async query(text, params) {
-        if (++calls === 1) await gate;
-        return opened.db.sql.query(text, params);
-      },
-    });
+    const { client, statements, open } = stuckFirst(1000);
+    const updates = createUpdateBatcher(client);
     const first = updates.update(id, { age: 2 });
     await expect(updates.update(id, { age: 3, name: 'Never' })).rejects.toBeInstanceOf(DatabaseBusyError);
     const next = updates.update(id, { age: 4 });
@@ -161,7 +170,7 @@ describe('update batcher', () => {
     expect(await next).toMatchObject({ age: 4, name: patient('U-STUCK').name });
     const [row] = await opened.tdb.query<{ age: number; name: string }>('select age, name from patients where id = $1', [id]);
     expect(row).toEqual({ age: 4, name: patient('U-STUCK').name });
-    expect(calls).toBe(2);
+    expect(statements).toHaveLength(2);
   });
 
   it('changes of an unknown patient all answer "no such patient"', async () => {
@@ -236,40 +245,21 @@ describe('read batcher', () => {
   });
 
   it('behind a stuck statement, a waiting read or create leaves with 503 after the acquire timeout, never having run', async () => {
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    const statements: string[] = [];
-    const stuck: SqlClient = {
-      maxWaitMs: 200,
-      async query(text, params) {
-        statements.push(text);
-        if (statements.length === 1) await gate;
-        return opened.db.sql.query(text, params);
-      },
-    };
-    const reads = createReadBatcher(stuck);
+    const stuckRead = stuckFirst(200);
+    const reads = createReadBatcher(stuckRead.client);
     const first = reads.byId(1);
     const started = performance.now();
     await expect(reads.byId(2)).rejects.toBeInstanceOf(DatabaseBusyError);
     expect(performance.now() - started).toBeLessThan(5_000);
-    open();
+    stuckRead.open();
     expect(await first).toBeUndefined();
-    expect(statements).toHaveLength(1);
+    expect(stuckRead.statements).toHaveLength(1);
 
-    statements.length = 0;
-    let openInsert!: () => void;
-    const insertGate = new Promise<void>((resolve) => (openInsert = resolve));
-    const inserts = createInsertBatcher({
-      maxWaitMs: 200,
-      async query(text, params) {
-        statements.push(text);
-        if (statements.length === 1) await insertGate;
-        return opened.db.sql.query(text, params);
-      },
-    });
+    const stuckInsert = stuckFirst(200);
+    const inserts = createInsertBatcher(stuckInsert.client);
     const written = inserts.insert(patient('Q-FIRST'));
     await expect(inserts.insert(patient('Q-LATE'))).rejects.toBeInstanceOf(DatabaseBusyError);
-    openInsert();
+    stuckInsert.open();
     await written;
     expect((await stored()).map((r) => r.patient_id)).toEqual(['Q-FIRST']);
   });

@@ -2,6 +2,7 @@ import { DriverException } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { createSerialQueue } from './wait-queue.ts';
 
 /**
  * Plain SQL on MikroORM's own connection pool, for the request paths.
@@ -178,66 +179,8 @@ export function createSqlClient(orm: MikroORM): SqlClient {
   };
 }
 
-/**
- * A statement could not get the database within the acquire timeout (DB_ACQUIRE_TIMEOUT_MS): the
- * error boundary answers 503, as for an exhausted pool on PostgreSQL.
- */
-export class DatabaseBusyError extends Error {
-  override name = 'DatabaseBusyError';
-  constructor() {
-    super('No database connection became free in time');
-  }
-}
-
 /** The pool's acquire timeout (knex's default when none is configured). */
 function acquireTimeoutMs(orm: MikroORM): number {
   const pool = orm.config.get('pool') as { acquireTimeoutMillis?: number } | undefined;
   return pool?.acquireTimeoutMillis ?? 60_000;
-}
-
-interface Queued {
-  task: () => Promise<unknown>;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-  timer: NodeJS.Timeout;
-}
-
-/**
- * Runs tasks one at a time, in arrival order. A task still waiting after `timeoutMs` leaves the
- * queue with DatabaseBusyError: under overload the queue stays bounded and clients get a fast
- * 503 instead of an ever longer wait (the same promise the pool makes on PostgreSQL).
- */
-export function createSerialQueue(timeoutMs: number) {
-  const queue: Queued[] = [];
-  let busy = false;
-
-  const runNext = () => {
-    const next = queue.shift();
-    if (!next) {
-      busy = false;
-      return;
-    }
-    clearTimeout(next.timer);
-    Promise.resolve().then(next.task).then(next.resolve, next.reject).finally(runNext);
-  };
-
-  return <T>(task: () => Promise<T>): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      if (!busy) {
-        busy = true;
-        Promise.resolve().then(task).then(resolve, reject).finally(runNext);
-        return;
-      }
-      const queued: Queued = {
-        task,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        timer: setTimeout(() => {
-          const at = queue.indexOf(queued);
-          if (at >= 0) queue.splice(at, 1);
-          reject(new DatabaseBusyError());
-        }, timeoutMs),
-      };
-      queue.push(queued);
-    });
 }

@@ -1,85 +1,14 @@
 import { ConstraintViolationException } from '@mikro-orm/core';
-import { DatabaseBusyError, type SqlClient } from '../db/sql-client.ts';
+import type { SqlClient } from '../db/sql-client.ts';
+import { createGroupQueue, type Waiting } from '../db/wait-queue.ts';
 import type { PatientDto, PatientInput } from './patient.schemas.ts';
 import { insertPatient, insertPatients, patientsById, updatePatient, updatePatientReturningOld } from './patient.sql.ts';
 
 /** Most rows in one statement (keeps statements and their parameter arrays small). */
 const MAX_BATCH = 100;
 
-/** A caller waiting for its share of a grouped statement. */
-interface Waiting<T> {
-  resolve: (value: T) => void;
-  reject: (error: unknown) => void;
-}
-
-interface GroupQueueOptions<T> {
-  /** How many of the waiting members, oldest first, go in the next group (at least 1). Default: all, up to MAX_BATCH. */
-  groupSize?: (waiting: readonly T[]) => number;
-  /** Called each time everything pushed has been run and the queue is empty. */
-  onIdle?: () => void;
-}
-
-/**
- * One group in flight at a time: what is pushed while it runs waits, and goes in the next group
- * (`groupSize`: by default all, up to MAX_BATCH). What is pushed while nothing runs starts a group at once, alone. `run`
- * settles the members of its group; an error it throws is the answer of every member not settled.
- * A member still waiting after `maxWaitMs` (the pool's acquire timeout) leaves the queue with
- * DatabaseBusyError (503), never having run: a stuck statement or an overload gives fast 503s, as
- * an exhausted pool does, instead of an ever longer queue.
- */
-function createGroupQueue<T extends Waiting<never>>(
-  run: (group: T[]) => Promise<void>,
-  maxWaitMs: number,
-  options: GroupQueueOptions<T> = {},
-): (member: T) => void {
-  const { groupSize = (waiting: readonly T[]) => Math.min(MAX_BATCH, waiting.length), onIdle } = options;
-  /** Waiting members in arrival order, and when each stops waiting. */
-  const members: T[] = [];
-  const deadlines: number[] = [];
-  let running = false;
-  /** One timer, for the member waiting longest. */
-  let timer: NodeJS.Timeout | undefined;
-
-  const expire = () => {
-    timer = undefined;
-    const now = performance.now();
-    let expired = 0;
-    while (expired < deadlines.length && deadlines[expired]! <= now) expired++;
-    deadlines.splice(0, expired);
-    for (const member of members.splice(0, expired)) member.reject(new DatabaseBusyError());
-    watch();
-  };
-  const watch = () => {
-    if (timer !== undefined || deadlines.length === 0) return;
-    timer = setTimeout(expire, Math.max(0, deadlines[0]! - performance.now()));
-    timer.unref();
-  };
-
-  const drain = async () => {
-    running = true;
-    try {
-      while (members.length > 0) {
-        const size = groupSize(members);
-        deadlines.splice(0, size);
-        const group = members.splice(0, size);
-        try {
-          await run(group);
-        } catch (error) {
-          for (const member of group) member.reject(error);
-        }
-      }
-    } finally {
-      running = false;
-      onIdle?.();
-    }
-  };
-  return (member) => {
-    members.push(member);
-    deadlines.push(performance.now() + maxWaitMs);
-    if (running) watch();
-    else void drain();
-  };
-}
+/** Groups take every waiting member, up to MAX_BATCH. */
+const upToMaxBatch = (waiting: readonly unknown[]) => Math.min(MAX_BATCH, waiting.length);
 
 /**
  * Creates arriving together are written together ("group insert"), each still all-or-nothing.
@@ -87,7 +16,7 @@ function createGroupQueue<T extends Waiting<never>>(
  * One insert statement is in flight at a time. The creates that arrive meanwhile are written by
  * the next statement, as one multi-row insert: one round trip and one commit for the batch
  * instead of one each. Under low load a create is written at once, alone. A create that waits
- * longer than the pool's acquire timeout is not written and gets 503 (createGroupQueue).
+ * longer than the pool's acquire timeout is not written and gets 503 (src/db/wait-queue.ts).
  *
  * A multi-row insert is a single statement, so it stores all of its rows or none. When it breaks
  * a constraint (a patientID already taken, two creates of one patientID in the same batch), every
@@ -126,7 +55,10 @@ export function createInsertBatcher(sql: SqlClient): InsertBatcher {
     }
   };
 
-  const push = createGroupQueue<WaitingCreate>((batch) => (batch.length === 1 ? writeAlone(batch[0]!) : writeTogether(batch)), sql.maxWaitMs);
+  const push = createGroupQueue<WaitingCreate>((batch) => (batch.length === 1 ? writeAlone(batch[0]!) : writeTogether(batch)), {
+    groupSize: upToMaxBatch,
+    maxWaitMs: sql.maxWaitMs,
+  });
 
   return {
     insert: (input) => new Promise<number>((resolve, reject) => push({ input, resolve, reject })),
@@ -145,7 +77,7 @@ export function createInsertBatcher(sql: SqlClient): InsertBatcher {
  * by one, in order, each with its own answer. A change of patientID is never merged. Changes
  * arrive validated by the API schema; beyond it the database checks only patientID's uniqueness.
  * A change that waits longer than the pool's acquire timeout is not written and gets 503
- * (createGroupQueue); the changes after it apply as if it had never been sent.
+ * (src/db/wait-queue.ts); the changes after it apply as if it had never been sent.
  */
 export interface UpdateBatcher {
   /** Sets the given fields; resolves with the row after this change, undefined when no such id. */
@@ -185,8 +117,9 @@ export function createUpdateBatcher(sql: SqlClient): UpdateBatcher {
   const queueFor = (id: number) => {
     let push = queues.get(id);
     if (!push) {
-      const created = createGroupQueue<QueuedChange>((batch) => (batch.length === 1 ? runAlone(id, batch[0]!) : runTogether(id, batch)), sql.maxWaitMs, {
+      const created = createGroupQueue<QueuedChange>((batch) => (batch.length === 1 ? runAlone(id, batch[0]!) : runTogether(id, batch)), {
         groupSize: nextBatchSize,
+        maxWaitMs: sql.maxWaitMs,
         onIdle: () => {
           if (queues.get(id) === created) queues.delete(id);
         },
@@ -210,7 +143,7 @@ export function createUpdateBatcher(sql: SqlClient): UpdateBatcher {
  * a statement already sent, so it sees every write acknowledged before it arrived, as alone. A read
  * that arrives while none is in flight runs at once, alone. A failure (database away, timeout) is
  * every grouped read's answer, as it would have been alone; a read that waits longer than the
- * pool's acquire timeout gets 503 (createGroupQueue).
+ * pool's acquire timeout gets 503 (src/db/wait-queue.ts).
  */
 export interface ReadBatcher {
   /** The patient with this id; undefined when there is none. */
@@ -230,7 +163,7 @@ export function createReadBatcher(sql: SqlClient): ReadBatcher {
       // Two reads of one id each get their own object: nothing is shared between requests.
       r.resolve(row && { ...row });
     }
-  }, sql.maxWaitMs);
+  }, { groupSize: upToMaxBatch, maxWaitMs: sql.maxWaitMs });
   return {
     byId: (id) => new Promise((resolve, reject) => push({ id, resolve, reject })),
   };

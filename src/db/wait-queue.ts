@@ -1,0 +1,100 @@
+/**
+ * Queues in front of the database whose waits are bounded like a pool acquire: what waits longer
+ * than the acquire timeout (DB_ACQUIRE_TIMEOUT_MS) leaves with DatabaseBusyError, never having run,
+ * and the error boundary answers 503. Under overload or behind a stuck statement clients get fast
+ * 503s, as from an exhausted pool, instead of an ever longer queue.
+ */
+
+/** Something could not get the database within the acquire timeout: 503, as for an exhausted pool. */
+export class DatabaseBusyError extends Error {
+  override name = 'DatabaseBusyError';
+  constructor() {
+    super('No database connection became free in time');
+  }
+}
+
+/** A queue member: how its caller is answered. */
+export interface Waiting<T> {
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+
+export interface GroupQueueOptions<T> {
+  /** How many of the waiting members, oldest first, go in the next group (at least 1). */
+  groupSize: (waiting: readonly T[]) => number;
+  /** Longest wait for a turn before DatabaseBusyError. */
+  maxWaitMs: number;
+  /** Called each time everything pushed has been run and the queue is empty. */
+  onIdle?: () => void;
+}
+
+/**
+ * One group in flight at a time: what is pushed while it runs waits, and goes in a later group.
+ * What is pushed while nothing runs starts a group at once, alone. `run` settles the members of
+ * its group; an error it throws is the answer of every member not settled.
+ */
+export function createGroupQueue<T extends Waiting<never>>(run: (group: T[]) => Promise<void>, options: GroupQueueOptions<T>): (member: T) => void {
+  const { groupSize, maxWaitMs, onIdle } = options;
+  /** Waiting members in arrival order, and when each stops waiting. */
+  const members: T[] = [];
+  const deadlines: number[] = [];
+  let running = false;
+  /** One timer, for the member waiting longest. */
+  let timer: NodeJS.Timeout | undefined;
+
+  const expire = () => {
+    timer = undefined;
+    const now = performance.now();
+    let expired = 0;
+    while (expired < deadlines.length && deadlines[expired]! <= now) expired++;
+    deadlines.splice(0, expired);
+    for (const member of members.splice(0, expired)) member.reject(new DatabaseBusyError());
+    watch();
+  };
+  const watch = () => {
+    if (timer !== undefined || deadlines.length === 0) return;
+    timer = setTimeout(expire, Math.max(0, deadlines[0]! - performance.now()));
+    timer.unref();
+  };
+
+  const drain = async () => {
+    running = true;
+    try {
+      while (members.length > 0) {
+        const size = groupSize(members);
+        deadlines.splice(0, size);
+        const group = members.splice(0, size);
+        try {
+          await run(group);
+        } catch (error) {
+          for (const member of group) member.reject(error);
+        }
+      }
+    } finally {
+      running = false;
+      onIdle?.();
+    }
+  };
+  return (member) => {
+    members.push(member);
+    deadlines.push(performance.now() + maxWaitMs);
+    if (running) watch();
+    else void drain();
+  };
+}
+
+interface Task extends Waiting<unknown> {
+  task: () => Promise<unknown>;
+}
+
+/** Runs tasks one at a time, in arrival order (a group queue of groups of one). */
+export function createSerialQueue(maxWaitMs: number) {
+  const push = createGroupQueue<Task>(
+    async ([member]) => {
+      member!.resolve(await member!.task());
+    },
+    { groupSize: () => 1, maxWaitMs },
+  );
+  return <T>(task: () => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => push({ task, resolve: resolve as (value: unknown) => void, reject }));
+}
