@@ -13,15 +13,15 @@
 //   tenth of the start-up time. zod and @trpc/server stay external, so it shares their instances.
 // The output keeps src/'s depth, so paths that modules compute from import.meta.url (migrations/,
 // seeders/) resolve the same.
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { build } from 'esbuild';
 
 const INLINE = new Set(['superjson', 'copy-anything', 'is-what', 'trpc-to-openapi']);
 const packageName = (path) => (path.startsWith('@') ? path.split('/').slice(0, 2).join('/') : path.split('/')[0]);
 
-rmSync('dist', { recursive: true, force: true });
-
-await build({
+const main = await build({
+  write: false,
   entryPoints: ['src/main.ts', 'src/worker.ts'],
   outbase: '.',
   outdir: 'dist',
@@ -74,7 +74,8 @@ await build({
 
 // One file per migration, same names (MikroORM records a migration by its file name without the
 // extension, so Migration<timestamp>_x.ts and .js are the same migration).
-await build({
+const migrations = await build({
+  write: false,
   entryPoints: readdirSync('migrations')
     .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
     .map((f) => `migrations/${f}`),
@@ -85,3 +86,25 @@ await build({
   target: 'node20',
   logLevel: 'warning',
 });
+
+// A running service reads dist/ (worker threads load worker.cjs, migrations load at start): a
+// second `npm start` or a test run must not pull it from under it. So a file is written only when
+// its content changed, and replaced in one rename; files no longer produced are removed.
+const produced = new Set();
+for (const file of [...main.outputFiles, ...migrations.outputFiles]) {
+  produced.add(file.path);
+  if (existsSync(file.path) && readFileSync(file.path).equals(Buffer.from(file.contents))) continue;
+  mkdirSync(dirname(file.path), { recursive: true });
+  const temp = `${file.path}.${process.pid}.tmp`;
+  writeFileSync(temp, file.contents);
+  renameSync(temp, file.path);
+}
+const removeStale = (dir) => {
+  if (!existsSync(dir)) return;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(process.cwd(), dir, entry.name);
+    if (entry.isDirectory()) removeStale(relative(process.cwd(), path));
+    else if (!produced.has(path) && !entry.name.endsWith('.tmp')) rmSync(path);
+  }
+};
+removeStale('dist');

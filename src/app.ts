@@ -10,8 +10,8 @@ import { createRestHandler } from './http/rest.ts';
 import { createRouteTemplate } from './http/routes.ts';
 import { createHttpServer } from './http/server.ts';
 import { createTrpcHandler } from './http/trpc.ts';
+import { errorResponse, type Handler } from './http/types.ts';
 import { createOpenApiDocument } from './openapi.ts';
-import { formatImportProblems, formatImportSummary, importPatients, readSeedFile } from './patients/patient.import.ts';
 import { createContextFactory } from './trpc/context.ts';
 import { appRouter } from './trpc/router.ts';
 
@@ -35,27 +35,36 @@ export interface StartOptions {
   config: Config;
   logger: Logger;
   /**
-   * A database already opened (and migrated) by the caller, used instead of opening one from
-   * `config`. The app closes it when it stops; if the start fails, it stays the caller's.
+   * Opens the database, instead of opening it from `config`. What it resolves with becomes the
+   * app's: closed when the app stops (or when its start fails).
    */
-  database?: Database;
+  openDb?: () => Promise<Database>;
+  /**
+   * Takes connections from a cluster's acceptor (see cluster.ts) instead of listening itself:
+   * called with the server's descriptor once the app is ready; resolves with the port.
+   */
+  serveThrough?: (descriptor: unknown) => Promise<number>;
 }
 
+/** Answer while the database is being opened: the port is bound early so a busy port fails at once. */
+const STARTING = errorResponse(503, 'SERVICE_UNAVAILABLE', 'Service is starting', { 'retry-after': '5', connection: 'close' });
+
 /** Builds and starts the whole service. Has no side effects beyond what it returns. */
-export async function startApp({ config, logger, database }: StartOptions): Promise<App> {
-  const db =
-    database ??
-    (await openDatabase({
-      databaseUrl: config.databaseUrl,
-      dataDir: config.dataDir,
-      poolMax: config.dbPoolMax,
-      migrateOnStart: config.migrateOnStart,
-      logger,
-      timeouts: dbTimeouts(config),
-      startupWaitMs: config.startupDbWaitMs,
-    }));
+export async function startApp({ config, logger, openDb, serveThrough }: StartOptions): Promise<App> {
+  let ready: Handler | undefined;
+  const server = createHttpServer({
+    handler: (req) => (ready ? ready(req) : Promise.resolve(STARTING)),
+    cors: createCors(config.corsOrigins),
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    routeTemplate: createRouteTemplate(Object.keys(appRouter._def.procedures)),
+  });
+  // Standalone, the port is taken before anything else: a second start on it fails at once.
+  let port = serveThrough ? 0 : await server.listen(config.host, config.port);
+  let db: Database | undefined;
   try {
-    if (db.kind === 'embedded' && db.created) await seedNewDatabase(db, config.dbJsonPath, logger);
+    db = await (openDb ?? (() => openConfiguredDatabase(config, logger)))();
     const tokens = createTokenCheck(config.apiTokens);
     const createContext = createContextFactory({ db, tokens });
     const routes = createRequestHandler({
@@ -63,51 +72,52 @@ export async function startApp({ config, logger, database }: StartOptions): Prom
       rest: createRestHandler({ router: appRouter, createContext, logger }),
       docs: createDocsHandler(() => createOpenApiDocument(appRouter, VERSION)),
     });
-    const handler = config.coalesceReads ? createCoalescingHandler(routes) : routes;
-    const server = createHttpServer({
-      handler,
-      cors: createCors(config.corsOrigins),
-      logger,
-      maxBodyBytes: config.maxBodyBytes,
-      requestTimeoutMs: config.requestTimeoutMs,
-      routeTemplate: createRouteTemplate(Object.keys(appRouter._def.procedures)),
-    });
-    const port = await server.listen(config.host, config.port);
+    ready = config.coalesceReads ? createCoalescingHandler(routes) : routes;
+    if (serveThrough) port = await serveThrough(server.descriptor());
     logger.info({ host: config.host, port, database: db.kind, auth: tokens.enabled }, 'listening');
     if (!tokens.enabled && !isLoopback(config.host)) {
       logger.warn({ host: config.host }, 'listening on a non-loopback address without API_TOKENS: patient routes are open to anyone who can reach this port');
     }
-
-    let stopping: Promise<boolean> | undefined;
-    return {
-      port,
-      db,
-      async kill() {
-        await server.close(0);
-        await db.close().catch(() => undefined);
-      },
-      stop() {
-        stopping ??= (async () => {
-          const drained = await server.close(config.shutdownGraceMs);
-          await db.close();
-          return drained;
-        })();
-        return stopping;
-      },
-    };
   } catch (error) {
-    if (!database) await db.close();
+    await server.close(0);
+    await db?.close().catch(() => undefined);
     throw error;
   }
+
+  const opened = db;
+  let stopping: Promise<boolean> | undefined;
+  return {
+    port,
+    db: opened,
+    async kill() {
+      await server.close(0);
+      await opened.close().catch(() => undefined);
+    },
+    stop() {
+      stopping ??= (async () => {
+        const drained = await server.close(config.shutdownGraceMs);
+        await opened.close();
+        return drained;
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** The database named by the configuration: a PostgreSQL server, or the embedded one in DATA_DIR. */
+export function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {
+  return openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    seedFile: config.dbJsonPath,
+    poolMax: config.dbPoolMax,
+    migrateOnStart: config.migrateOnStart,
+    logger,
+    timeouts: dbTimeouts(config),
+    startupWaitMs: config.startupDbWaitMs,
+  });
 }
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
-
-/** First start of the embedded database: import the sample json-server file so there is data. */
-export async function seedNewDatabase(db: Database, path: string, logger: Logger) {
-  const report = await importPatients(db.orm.em.fork(), await readSeedFile(path));
-  for (const line of formatImportProblems(report)) logger.warn(line);
-  logger.info(formatImportSummary(report));
 }

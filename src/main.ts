@@ -3,12 +3,12 @@
  * service (one process, or WORKERS threads sharing the port), stop it cleanly on SIGTERM/SIGINT.
  */
 import { existsSync } from 'node:fs';
-import { startApp } from './app.ts';
-import { startCluster } from './cluster.ts';
 import { ConfigError, parseConfig } from './config.ts';
-import { StartupError } from './db/database.ts';
+import { StartupError } from './db/startup-error.ts';
+import { ListenError } from './http/server.ts';
 import { describeError } from './logging.ts';
 import { createLogger } from './logger.ts';
+import { startService, type Service } from './service.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
@@ -34,7 +34,6 @@ const fail = (message: string, error: unknown) => {
 process.on('unhandledRejection', (error) => fail('unhandled promise rejection', error));
 process.on('uncaughtException', (error) => fail('uncaught exception', error));
 
-type Service = { stop(): Promise<boolean>; kill(): Promise<void> };
 let service: Service | undefined;
 let signals = 0;
 
@@ -70,7 +69,7 @@ const shutdown = (signal: NodeJS.Signals) => {
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
 
-void (config.workers > 1 ? startCluster(config, logger) : startApp({ config, logger })).then(
+void startService(config, logger).then(
   (started) => {
     service = started;
     if (signals > 0) {
@@ -79,7 +78,7 @@ void (config.workers > 1 ? startCluster(config, logger) : startApp({ config, log
     }
   },
   (error: unknown) => {
-    if (error instanceof StartupError) {
+    if (error instanceof StartupError || error instanceof ListenError) {
       logger.fatal(error.message);
       return exit(1);
     }

@@ -1,32 +1,45 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Duplex } from 'node:stream';
 import { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { readdir } from 'node:fs/promises';
+import { formatImportProblems, formatImportSummary, ImportFileError, importPatients, readSeedFile } from '../patients/patient.import.ts';
+import { createDataDir, prepareDataDir } from './data-dir.ts';
+import { EMBEDDED_URL, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
 import { createOrmOptions, MIGRATIONS_RUNTIME_DIR, MIGRATIONS_TABLE } from './orm-options.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
 import { createSqlClient, type SqlClient } from './sql-client.ts';
+import { StartupError } from './startup-error.ts';
+
+export { StartupError } from './startup-error.ts';
 
 export interface Database {
   readonly orm: MikroORM;
   /** Plain SQL on the ORM's pool, for the request paths. */
   readonly sql: SqlClient;
   readonly kind: 'embedded' | 'external';
-  /** True when the embedded database was created by this start (it is empty until seeded). */
-  readonly created: boolean;
   /** One `select 1` round trip, false on failure or after `timeoutMs`. */
   ping(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
-/** A start-up problem whose message tells the operator what to do. */
-export class StartupError extends Error {
-  override name = 'StartupError';
+/** A database reached without a URL of its own: the embedded one, in this thread or another. */
+export interface Connector {
+  /** New connections for node-postgres' `stream` option. */
+  stream: () => Duplex;
 }
 
 export interface OpenDatabaseOptions {
+  /** A PostgreSQL server. Without it (and without `connector`): the embedded database in `dataDir`. */
   databaseUrl: string | undefined;
   dataDir: string;
+  /** json-server file imported when the embedded database is created (its first start). */
+  seedFile?: string;
+  /**
+   * The embedded database opened elsewhere (by the cluster, for all of its threads). Its pending
+   * migrations are applied when `migrateOnStart`.
+   */
+  connector?: Connector;
   poolMax: number;
   migrateOnStart: boolean;
   logger: Logger;
@@ -40,37 +53,81 @@ const MIGRATION_LOCK = 'health-management-api:migrations';
 
 /**
  * With a URL: connect to that PostgreSQL server (waiting up to `startupWaitMs` for it), and refuse
- * to start while migrations are pending unless `migrateOnStart`. Without one: start the embedded
- * PGlite server and migrate it.
+ * to start while migrations are pending unless `migrateOnStart`. Without one: open the embedded
+ * PGlite in `dataDir` (created, migrated and seeded atomically on its first start; see
+ * data-dir.ts), and apply any pending migrations.
  */
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
-  let clientUrl = opts.databaseUrl;
-  if (!clientUrl) {
-    embedded = await startEmbeddedPostgres({ dataDir: opts.dataDir, maxConnections: opts.poolMax + 2 });
-    clientUrl = embedded.url;
+  let connector = opts.connector;
+  if (!opts.databaseUrl && !connector) {
+    embedded = await openEmbedded(opts);
+    connector = { stream: embedded.connect };
   }
   let orm: MikroORM | undefined;
   try {
     orm = await MikroORM.init(
       createOrmOptions({
-        clientUrl,
+        clientUrl: opts.databaseUrl ?? EMBEDDED_URL,
+        ...(connector ? { stream: connector.stream } : {}),
         poolMax: opts.poolMax,
         ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
         log: (message) => opts.logger.debug({ component: 'orm' }, message),
       }),
     );
-    const db = createDatabase(orm, embedded);
-    if (!embedded) await waitForDatabase(db, opts.startupWaitMs ?? 0, opts.logger);
+    const db = createDatabase(orm, embedded, connector ? 'embedded' : 'external');
     if (embedded) await applyMigrations(orm, { apply: true, logger: opts.logger });
-    else if (opts.migrateOnStart) await withMigrationLock(clientUrl, () => applyMigrations(orm!, { apply: true, logger: opts.logger }));
-    else await applyMigrations(orm, { apply: false, logger: opts.logger });
+    else if (connector) await applyMigrations(orm, { apply: opts.migrateOnStart, logger: opts.logger });
+    else {
+      await waitForDatabase(db, opts.startupWaitMs ?? 0, opts.logger);
+      if (opts.migrateOnStart) await withMigrationLock(opts.databaseUrl!, () => applyMigrations(orm!, { apply: true, logger: opts.logger }));
+      else await applyMigrations(orm, { apply: false, logger: opts.logger });
+    }
     return db;
   } catch (error) {
     await orm?.close(true).catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
     throw error;
   }
+}
+
+/** The embedded database in `dataDir`, created first if there is none yet. */
+export async function openEmbedded(opts: Pick<OpenDatabaseOptions, 'dataDir' | 'seedFile' | 'logger'>): Promise<EmbeddedPostgres> {
+  const dir = prepareDataDir(opts.dataDir);
+  if (!dir.exists) {
+    await createDataDir(dir.path, (temp) => firstStart(temp, opts));
+    opts.logger.info({ dataDir: opts.dataDir }, 'created the embedded database');
+  }
+  return startEmbeddedPostgres(dir.path);
+}
+
+/**
+ * Creates, migrates and seeds a new embedded database in `location`. Any failure says why in one
+ * line (never a value from the seed file) and, through createDataDir, leaves nothing behind.
+ */
+async function firstStart(location: string, opts: Pick<OpenDatabaseOptions, 'dataDir' | 'seedFile' | 'logger'>) {
+  const embedded = await startEmbeddedPostgres(location, { fresh: true });
+  let orm: MikroORM | undefined;
+  try {
+    orm = await MikroORM.init(createOrmOptions({ clientUrl: EMBEDDED_URL, stream: embedded.connect, poolMax: 2, log: (m) => opts.logger.debug({ component: 'orm' }, m) }));
+    await applyMigrations(orm, { apply: true, logger: opts.logger });
+    if (opts.seedFile) {
+      const report = await importPatients(orm.em.fork(), await readSeedFile(opts.seedFile));
+      for (const line of formatImportProblems(report)) opts.logger.warn(line);
+      opts.logger.info(formatImportSummary(report));
+    }
+  } catch (error) {
+    throw new StartupError(`The first start of the embedded database failed, so DATA_DIR ${opts.dataDir} was not created: ${firstStartProblem(error)}`);
+  } finally {
+    await orm?.close(true).catch(() => undefined);
+    await embedded.stop();
+  }
+}
+
+function firstStartProblem(error: unknown): string {
+  if (error instanceof ImportFileError) return `${error.message}. Fix DB_JSON and start again.`;
+  if (error instanceof StartupError) return error.message;
+  return `${error instanceof Error ? error.name : 'error'} while creating it.`;
 }
 
 /**
@@ -139,14 +196,13 @@ async function pendingMigrations(orm: MikroORM): Promise<string[]> {
   return files.filter((f) => !applied.has(f)).sort();
 }
 
-function createDatabase(orm: MikroORM, embedded: EmbeddedPostgres | undefined): Database {
+function createDatabase(orm: MikroORM, embedded: EmbeddedPostgres | undefined, kind: Database['kind']): Database {
   let closed = false;
   const sql = createSqlClient(orm);
   return {
     orm,
     sql,
-    kind: embedded ? 'embedded' : 'external',
-    created: embedded?.created ?? false,
+    kind,
     async ping(timeoutMs) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<false>((resolve) => {

@@ -1,58 +1,75 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import type { MessagePort } from 'node:worker_threads';
+import type { LinkStream } from './pglite-link.ts';
 
+/**
+ * PostgreSQL in WASM (PGlite), inside this process. MikroORM uses its normal PostgreSQL driver
+ * (node-postgres) over the wire protocol, exactly as in production, but each connection is an
+ * in-process stream (see pglite-link.ts): the embedded database listens on no port and no socket
+ * file, so no other process or user can open a session on it.
+ */
 export interface EmbeddedPostgres {
-  /** A PostgreSQL connection URL for the in-process server (loopback, ephemeral port). */
-  url: string;
-  /** True when this start created the data directory (first run). */
-  created: boolean;
+  /** A new connection, for node-postgres' `stream` option. */
+  connect(): LinkStream;
+  /** Serves the connections another thread opens through `connector` (each message: a MessagePort). */
+  serve(connector: MessagePort): void;
   stop(): Promise<void>;
 }
 
-export interface EmbeddedOptions {
-  /** Where the data lives; `memory://` keeps it in memory (tests). */
-  dataDir: string;
-  /** Concurrent wire connections to accept: at least the ORM pool size. */
-  maxConnections: number;
-}
+/** The URL MikroORM is configured with for the embedded database (only user and database count). */
+export const EMBEDDED_URL = 'postgresql://postgres@embedded/postgres';
 
 /**
- * PostgreSQL in WASM (PGlite), served over the wire protocol on 127.0.0.1 by pglite-socket, so
- * MikroORM uses its normal PostgreSQL driver, exactly as in production. Only one process may
- * open a data directory at a time.
+ * Opens PGlite on `location` (a directory, or `memory://`). `fresh`: the directory is new and
+ * empty, so it is filled from the install-time template instead of running initdb (see
+ * pglite-template.ts).
  */
-export async function startEmbeddedPostgres({ dataDir, maxConnections }: EmbeddedOptions): Promise<EmbeddedPostgres> {
-  const inMemory = dataDir.startsWith('memory://');
-  let created = inMemory;
-  let location = dataDir;
-  if (!inMemory) {
-    location = resolve(dataDir);
-    created = !existsSync(join(location, 'PG_VERSION'));
-    mkdirSync(location, { recursive: true });
-  }
+export async function startEmbeddedPostgres(location: string, { fresh = false } = {}): Promise<EmbeddedPostgres> {
   // Loaded here, not at the top: a server on DATABASE_URL never pays for loading PGlite.
-  const [{ PGlite }, { PGLiteSocketServer }, { loadTemplate }] = await Promise.all([
+  const [{ PGlite }, link, { loadTemplate }, { makePrivate }] = await Promise.all([
     import('@electric-sql/pglite'),
-    import('@electric-sql/pglite-socket'),
+    import('./pglite-link.ts'),
     import('./pglite-template.ts'),
+    import('./data-dir.ts'),
   ]);
-  const template = created ? loadTemplate() : undefined;
+  const onDisk = !location.startsWith('memory://');
+  const template = fresh && onDisk ? loadTemplate() : undefined;
   const pglite = new PGlite(location, template ? { loadDataDir: template } : {});
   await pglite.waitReady;
-  const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port: 0, maxConnections });
-  try {
-    await server.start();
-  } catch (error) {
-    await pglite.close();
-    throw error;
-  }
-  const port = Number(server.getServerConn().split(':').pop());
+  if (onDisk) makePrivate(location);
+  const queue = link.createQueryQueue(pglite);
+  const open = new Set<LinkStream>();
+  const track = (end: LinkStream) => {
+    open.add(end);
+    end.once('close', () => open.delete(end));
+    link.attachToPglite(queue, end);
+  };
+  const connectors = new Set<MessagePort>();
+  let stopped = false;
   return {
-    url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`,
-    created,
+    connect() {
+      const [client, server] = link.createPipe();
+      if (stopped) server.destroy();
+      else track(server);
+      return client;
+    },
+    serve(connector) {
+      connectors.add(connector);
+      connector.on('message', (port: MessagePort) => {
+        const server = link.streamOverPort(port);
+        if (stopped) server.destroy();
+        else track(server);
+      });
+    },
     async stop() {
-      await server.stop();
+      if (stopped) return;
+      stopped = true;
+      for (const connector of connectors) connector.close();
+      queue.close();
+      for (const end of open) end.destroy();
+      // Wait for the statement PGlite may be running, then close it.
+      await pglite.runExclusive(async () => undefined);
       await pglite.close();
+      if (onDisk) makePrivate(location);
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { Patient } from '../patients/patient.entity.ts';
@@ -27,6 +28,11 @@ export interface OrmOptionsInput {
    * the Migrator only when it has migrations to apply: it is a large module tree to load at start.
    */
   extensions?: Options['extensions'];
+  /**
+   * Connections made in-process instead of over TCP (the embedded database: node-postgres'
+   * `stream` option); the URL then only names the user and database.
+   */
+  stream?: () => Duplex;
   /** Receives MikroORM's own messages (migrations applied, ...); default: the console. */
   log?: (message: string) => void;
 }
@@ -35,7 +41,7 @@ export interface OrmOptionsInput {
  * The one MikroORM configuration, shared by the server, the CLI (`mikro-orm.config.ts`) and tests.
  * `debug` stays off: MikroORM's query log prints parameter values, i.e. patient data.
  */
-export function createOrmOptions({ clientUrl, poolMax, log, timeouts, extensions = [] }: OrmOptionsInput): Options {
+export function createOrmOptions({ clientUrl, poolMax, log, timeouts, stream, extensions = [] }: OrmOptionsInput): Options {
   return defineConfig({
     clientUrl,
     entities: [Patient],
@@ -58,6 +64,7 @@ export function createOrmOptions({ clientUrl, poolMax, log, timeouts, extensions
       connection: {
         application_name: 'health-management-api',
         keepAlive: true,
+        ...(stream ? { stream } : {}),
         ...(timeouts
           ? {
               statement_timeout: timeouts.statementMs,

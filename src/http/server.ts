@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import { createServer as createProbe } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import uWS from 'uWebSockets.js';
@@ -26,16 +27,19 @@ export interface HttpServerOptions {
 }
 
 export interface HttpServer {
-  /** Starts listening; resolves with the bound port (useful with port 0). */
+  /**
+   * Starts listening on a port of its own (no other process may share it); resolves with the bound
+   * port (useful with port 0). Fails with ListenError "port N in use" when it is taken.
+   */
   listen(host: string, port: number): Promise<number>;
+  /** The app's descriptor, to take connections from a cluster's acceptor instead (see acceptor.ts). */
+  descriptor(): unknown;
   /**
    * Stops accepting connections, answers new requests on kept-alive sockets with 503, waits
    * for in-flight requests (at most `graceMs`), then closes every connection.
    * Resolves true when everything finished within the grace period.
    */
   close(graceMs: number): Promise<boolean>;
-  /** Requests being handled right now. */
-  inFlight(): number;
 }
 
 const CLIENT_CLOSED = errorResponse(499, 'CLIENT_CLOSED_REQUEST', 'Client closed request');
@@ -57,6 +61,7 @@ interface RequestState {
  * @see https://github.com/uNetworking/uWebSockets.js/blob/master/examples/AsyncFunction.js
  */
 export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTemplate, requestTimeoutMs }: HttpServerOptions): HttpServer {
+  silenceServerHeader();
   const app = uWS.App();
   let listenSocket: uWS.us_listen_socket | null = null;
   let closing = false;
@@ -84,10 +89,11 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
       res.cork(() => {
         res.writeStatus(`${status} ${STATUS_CODES[status] ?? ''}`);
         for (const name in headers) {
-          if (name !== 'content-length') res.writeHeader(name, headers[name] as string);
+          if (name !== 'content-length' && name !== 'connection') res.writeHeader(name, headers[name] as string);
         }
-        // end(..., true) makes uWS send `Connection: close` and close the socket after the reply.
-        res.end(response.body, closing || closeConnection);
+        // end(..., true) makes uWS send `Connection: close` and close the socket after the reply
+        // (also asked for by a handler with a `connection: close` header).
+        res.end(response.body, closing || closeConnection || headers.connection === 'close');
       });
     }
     logger.info(
@@ -183,18 +189,12 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
   });
 
   return {
-    listen(host, port) {
-      return new Promise((resolve, reject) => {
-        app.listen(host, port, (token) => {
-          if (!token) {
-            reject(new ListenError(`Cannot listen on ${host}:${port}`));
-            return;
-          }
-          listenSocket = token;
-          resolve(uWS.us_socket_local_port(token));
-        });
-      });
+    async listen(host, port) {
+      listenSocket = await listenExclusively(app, host, port);
+      return uWS.us_socket_local_port(listenSocket);
     },
+
+    descriptor: () => app.getDescriptor(),
 
     async close(graceMs) {
       closing = true;
@@ -215,9 +215,43 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
       app.close();
       return finished;
     },
-
-    inFlight: () => inFlight,
   };
+}
+
+/**
+ * uWS marks every response with a `uWebSockets: 20` header: a server fingerprint for nobody's
+ * benefit. `_cfg('silent')` turns the mark off for this thread's event loop.
+ */
+export function silenceServerHeader() {
+  uWS._cfg('silent');
+}
+
+/**
+ * Listens without SO_REUSEPORT (uWS's default would let a second process bind the same port and
+ * take half of the connections): the port is this process' alone. Worker threads of the process
+ * get connections through the acceptor (acceptor.ts), not by binding the port themselves.
+ */
+export function listenExclusively(app: uWS.TemplatedApp, host: string, port: number): Promise<uWS.us_listen_socket> {
+  const listen = app.listen as unknown as (host: string, port: number, options: number, cb: (token: uWS.us_listen_socket | false) => void) => void;
+  return new Promise((resolve, reject) => {
+    listen.call(app, host, port, uWS.LIBUS_LISTEN_EXCLUSIVE_PORT, (token) => {
+      if (token) resolve(token);
+      else void whyNotListening(host, port).then((reason) => reject(new ListenError(reason)));
+    });
+  });
+}
+
+/** uWS only says "no": a plain bind of the same address tells why. */
+async function whyNotListening(host: string, port: number): Promise<string> {
+  const code = await new Promise<string | undefined>((resolve) => {
+    const probe = createProbe();
+    probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(undefined)));
+  });
+  if (code === 'EADDRINUSE') return `port ${port} in use (HOST ${host}): another process is listening on it. Stop it, or set another PORT.`;
+  if (code === 'EACCES') return `not allowed to listen on ${host}:${port} (PORT below 1024 needs privileges).`;
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return `cannot listen on ${host}:${port}: HOST is not an address of this machine.`;
+  return `cannot listen on ${host}:${port}${code ? ` (${code})` : ''}.`;
 }
 
 function tooLarge(limit: number): HttpResponse {

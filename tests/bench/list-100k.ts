@@ -8,12 +8,12 @@ import { performance } from 'node:perf_hooks';
 import { startApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
-import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
+import { servePglite } from '../support/pglite-server.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
 
-const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ dataDir: 'memory://', maxConnections: 8 });
+const embedded = process.env.DATABASE_URL ? undefined : await servePglite(8);
 const config = parseConfig({ PORT: '0', DATABASE_URL: process.env.DATABASE_URL ?? embedded!.url, MIGRATE_ON_START: 'true', LOG_LEVEL: 'silent', DB_POOL_MAX: '4' });
 const app = await startApp({ config, logger: createLogger('silent') });
 const base = `http://127.0.0.1:${app.port}`;

@@ -3,7 +3,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/database.ts';
-import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
+import { servePglite } from './pglite-server.ts';
 
 /**
  * An isolated, empty database for one test file.
@@ -33,7 +33,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       drop: () => withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`)).then(() => undefined),
     };
   }
-  const embedded = await startEmbeddedPostgres({ dataDir: 'memory://', maxConnections: 16 });
+  const embedded = await servePglite();
   return {
     url: embedded.url,
     kind: 'pglite',
