@@ -1,4 +1,5 @@
 import { TRPCClientError } from '@trpc/client';
+import superjson from 'superjson';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createClient, type AppRouter } from '../src/client.ts';
 import { samplePatient, startTestApp, type TestApp } from './support/app.ts';
@@ -94,5 +95,39 @@ describe('tRPC API through @trpc/client (superjson)', () => {
     expect(unbatched.map((p) => p.name)).toEqual(['Bob \\ back', 'Zoë Ångström']);
     expect(unbatched).toEqual(await client.patient.list.query(input as never));
     expect(unbatched).toEqual(await (await fetch(`${t.baseUrl}/patients?gender=Female&_sort=name`)).json());
+  });
+
+  // The fast path (PostgreSQL's JSON text as the whole body) is only right for an unbatched call, and
+  // tRPC decodes the URL before it decides: `%2C` in the path splits it into calls, a percent-encoded
+  // `batch` key still means batch. Whether it is a batch must come from what tRPC parsed.
+  it.each([
+    ['patient.list%2Cpatient.list?%62atch=1', 2],
+    ['patient.list%2cpatient.list?%62%61%74%63%68=1', 2],
+    ['patient.list%2Cpatient.list%2Cpatient.list?b%61tch=1', 3],
+  ])('a batch spelled with percent-encoding (%s) gets a batch answer, each call the whole list', async (call, calls) => {
+    await client.patient.create.mutate(samplePatient() as never);
+    await client.patient.create.mutate(samplePatient({ patientID: 'P901', name: 'Other "One"' }) as never);
+    const rest = await (await fetch(`${t.baseUrl}/patients`)).json();
+    const input = encodeURIComponent(JSON.stringify(Object.fromEntries(Array.from({ length: calls }, (_, i) => [i, { json: {} }]))));
+    const res = await fetch(`${t.baseUrl}/trpc/${call}&input=${input}`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { result: { data: { json: unknown } } }[];
+    expect(Array.isArray(body)).toBe(true);
+    expect(body).toHaveLength(calls);
+    for (const answer of body) expect(superjson.deserialize(answer.result.data as never)).toEqual(rest);
+  });
+
+  it('a single call, however its path is spelled, still gets the list as PostgreSQL wrote it', async () => {
+    await client.patient.create.mutate(samplePatient() as never);
+    await client.patient.create.mutate(samplePatient({ patientID: 'P901' }) as never);
+    // json_agg separates rows with ", \n" where JSON.stringify would not: that text proves the fast path.
+    const restText = await (await fetch(`${t.baseUrl}/patients`)).text();
+    expect(restText).toContain('}, \n {');
+    // tRPC batches only on `batch=1`: `batch=0` is one call (the raw-URL check used to miss that).
+    for (const path of ['patient.list', 'patient%2Elist', 'patient.list?batch=0']) {
+      const res = await fetch(`${t.baseUrl}/trpc/${path}`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe(`{"result":{"data":{"json":${restText}}}}`);
+    }
   });
 });

@@ -15,9 +15,13 @@ export function createCors(allowedOrigins: readonly string[]) {
   const isAllowed = (origin: string | undefined): origin is string => origin !== undefined && allowed.has(origin);
 
   return {
-    /** Headers to add to an ordinary response. */
+    /**
+     * Headers to add to an ordinary response. `Vary: Origin` goes on every one, with or without
+     * an Origin: the answer differs by Origin, so a shared cache must not hand a response stored
+     * for a request without Origin (or from another origin) to a browser whose origin is allowed.
+     */
     responseHeaders(origin: string | undefined): Record<string, string> {
-      if (!isAllowed(origin)) return origin === undefined ? {} : { vary: 'Origin' };
+      if (!isAllowed(origin)) return { vary: 'Origin' };
       return {
         'access-control-allow-origin': origin,
         'access-control-allow-credentials': 'true',

@@ -23,21 +23,22 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize 
       body: request.body as Uint8Array<ArrayBuffer> | undefined,
       signal: request.signal,
     });
-    // A single, unbatched call may be answered with JSON text made by PostgreSQL (see Context.rawJson).
-    const single = !request.path.includes(',') && !/(^|&)batch=/.test(request.query);
     let context: Context | undefined;
     const response = await fetchRequestHandler({
       endpoint: '/trpc',
       req,
       router,
       maxBatchSize,
-      createContext: () => {
+      createContext: ({ info }) => {
         context = createContext({
           requestId: request.requestId,
           url: url.slice(url.indexOf('/', 8)),
           host: request.headers.host,
           authorization: request.headers.authorization,
-          rawJson: single,
+          // A single, unbatched call may be answered with JSON text made by PostgreSQL (see
+          // Context.rawJson). Decided from what tRPC parsed, not from the raw URL: tRPC decodes the
+          // path and the query, so `/trpc/a%2Cb?%62atch=1` is a batch of two however it is spelled.
+          rawJson: !info.isBatchCall && info.calls.length === 1,
         });
         return context;
       },
