@@ -7,7 +7,7 @@ import { CheckConstraintViolationException, UniqueConstraintViolationException }
 import type { SqlClient } from '../src/db/sql-client.ts';
 import { DatabaseBusyError } from '../src/db/wait-queue.ts';
 import { createInsertBatcher, createReadBatcher, createUpdateBatcher } from '../src/patients/patient.batch.ts';
-import type { PatientInput } from '../src/patients/patient.schemas.ts';
+import type { PatientDto, PatientInput } from '../src/patients/patient.schemas.ts';
 import { useOpenedTestDatabase } from './support/database.ts';
 
 const opened = useOpenedTestDatabase();
@@ -61,7 +61,8 @@ describe('insert batcher', () => {
     const { client, statements } = counting(opened.db.sql);
     const batcher = createInsertBatcher(client);
     const inputs = Array.from({ length: 40 }, (_, i) => patient(`B-${i}`, { age: i, lastVisit: `2024-02-${String((i % 28) + 1).padStart(2, '0')}` }));
-    const ids = await Promise.all(inputs.map((input) => batcher.insert(input)));
+    const created = await Promise.all(inputs.map((input) => batcher.insert(input)));
+    const ids = created.map((row) => row.id);
 
     expect(new Set(ids).size).toBe(40);
     expect(statements.length).toBeLessThan(40);
@@ -72,6 +73,7 @@ describe('insert batcher', () => {
       expect(row.patient_id).toBe(input.patientID);
       expect(row.name).toBe(input.name);
       expect(row.last_visit).toBe(input.lastVisit);
+      expect(created[i]).toEqual({ ...input, id: ids[i] });
     });
   });
 
@@ -88,7 +90,7 @@ describe('insert batcher', () => {
     const results = await Promise.allSettled(inputs.map((input) => batcher.insert(input)));
 
     results.slice(0, 10).forEach((r) => expect(r.status).toBe('fulfilled'));
-    const reason = (r: PromiseSettledResult<number>) => (r.status === 'rejected' ? r.reason : undefined);
+    const reason = (r: PromiseSettledResult<unknown>) => (r.status === 'rejected' ? r.reason : undefined);
     expect(reason(results[10]!)).toBeInstanceOf(UniqueConstraintViolationException);
     const twice = results.slice(11, 13);
     expect(twice.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
@@ -102,23 +104,62 @@ describe('insert batcher', () => {
   it('a create alone is written at once, in one statement', async () => {
     const { client, statements } = counting(opened.db.sql);
     const batcher = createInsertBatcher(client);
-    const id = await batcher.insert(patient('SOLO'));
+    const { id } = await batcher.insert(patient('SOLO'));
     expect(statements).toHaveLength(1);
     expect((await stored()).map((r) => [r.id, r.patient_id])).toEqual([[id, 'SOLO']]);
+  });
+  it('answers each create with its own stored row, matched by position: values rewritten by the database, equal patientIDs, a row not stored', async () => {
+    // The database stores other values than those sent: the row's id is appended to its patientID
+    // (so equal patientIDs become distinct rows) and the name is upper-cased; a create named
+    // 'skip me' is silently not stored. Nothing in a stored row equals its input's patientID.
+    await opened.tdb.query(`create function test_rewrite() returns trigger language plpgsql as $$
+      begin
+        if new.name = 'skip me' then return null; end if;
+        new.patient_id := new.patient_id || '#' || new.id;
+        new.name := upper(new.name);
+        return new;
+      end $$`);
+    await opened.tdb.query('create trigger test_rewrite before insert on patients for each row execute function test_rewrite()');
+    try {
+      // The first create holds the statement, so the twelve behind it are written by one statement.
+      const { client, statements, open } = stuckFirst(10_000);
+      const batcher = createInsertBatcher(client);
+      const first = batcher.insert(patient('FIRST'));
+      const inputs = Array.from({ length: 12 }, (_, i) => patient(i % 3 === 0 ? 'SAME' : `POS-${i}`, { age: i, name: i === 7 ? 'skip me' : `name ${i}` }));
+      const settled = Promise.allSettled(inputs.map((input) => batcher.insert(input)));
+      open();
+      await first;
+      const results = await settled;
+
+      expect(statements).toHaveLength(2);
+      expect(statements[1]).toContain('unnest');
+      expect(results[7]?.status).toBe('rejected');
+      const reads = createReadBatcher(opened.db.sql);
+      for (const [i, result] of results.entries()) {
+        if (i === 7) continue;
+        expect(result.status, `create #${i}`).toBe('fulfilled');
+        const row = (result as PromiseFulfilledResult<PatientDto>).value;
+        expect(row).toMatchObject({ patientID: `${inputs[i]!.patientID}#${row.id}`, name: `NAME ${i}`, age: i });
+        expect(await reads.byId(row.id)).toEqual(row);
+      }
+      expect(await stored()).toHaveLength(12);
+    } finally {
+      await opened.tdb.query('drop trigger test_rewrite on patients; drop function test_rewrite()');
+    }
   });
 });
 
 /** A patient to change, another one holding `rival`'s patientID, and an update batcher. */
 async function patientWithRival(own: string, rival: string) {
   const inserts = createInsertBatcher(opened.db.sql);
-  const id = await inserts.insert(patient(own));
+  const { id } = await inserts.insert(patient(own));
   await inserts.insert(patient(rival));
   return { id, updates: createUpdateBatcher(opened.db.sql) };
 }
 
 describe('update batcher', () => {
   it('concurrent changes of one patient: fewer statements, and each answer is the row right after that change', async () => {
-    const id = await createInsertBatcher(opened.db.sql).insert(patient('U-1', { name: 'Original' }));
+    const { id } = await createInsertBatcher(opened.db.sql).insert(patient('U-1', { name: 'Original' }));
     const { client, statements } = counting(opened.db.sql);
     const updates = createUpdateBatcher(client);
     const changes = Array.from({ length: 20 }, (_, i) => (i % 5 === 4 ? { age: i, name: `Name-${i}` } : { age: i }));
@@ -159,7 +200,7 @@ describe('update batcher', () => {
   });
 
   it('behind a stuck statement, a waiting change leaves with 503 after the acquire timeout and is never written; the next one applies', async () => {
-    const id = await createInsertBatcher(opened.db.sql).insert(patient('U-STUCK', { age: 1 }));
+    const { id } = await createInsertBatcher(opened.db.sql).insert(patient('U-STUCK', { age: 1 }));
     const { client, statements, open } = stuckFirst(1000);
     const updates = createUpdateBatcher(client);
     const first = updates.update(id, { age: 2 });
@@ -183,7 +224,7 @@ describe('update batcher', () => {
 describe('read batcher', () => {
   it('concurrent reads of different patients: fewer statements than reads, each answer its own patient', async () => {
     const inserts = createInsertBatcher(opened.db.sql);
-    const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => inserts.insert(patient(`R-${i}`, { age: i }))));
+    const ids = (await Promise.all(Array.from({ length: 30 }, (_, i) => inserts.insert(patient(`R-${i}`, { age: i }))))).map((row) => row.id);
     const { client, statements } = counting(opened.db.sql);
     const reads = createReadBatcher(client);
     const asked = [...ids, 424242, ids[3]!, ids[3]!];
@@ -198,7 +239,7 @@ describe('read batcher', () => {
   });
 
   it('a read never joins a statement already sent: it sees a write acknowledged before it was asked', async () => {
-    const id = await createInsertBatcher(opened.db.sql).insert(patient('R-FRESH', { age: 1 }));
+    const { id } = await createInsertBatcher(opened.db.sql).insert(patient('R-FRESH', { age: 1 }));
     let read!: () => void;
     const hasRead = new Promise<void>((resolve) => (read = resolve));
     let open!: () => void;

@@ -88,7 +88,7 @@ describe('MikroORM CLI on an empty database', () => {
     writeFileSync(seedFile, JSON.stringify({ patients: [patient(40, 'B40'), { ...patient(41, 'B41'), name: 'ZZ-MARKER', age: 999 }] }));
     const dry = await mikroOrm(['seeder:run'], { DATABASE_URL: db.url, DB_JSON: seedFile, SEED_DRY_RUN: '1' });
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toContain('Skipped record #1 (id 41): age:');
+    expect(dry.stdout).toContain('Skipped record #1: age:');
     expect(dry.stdout).toContain('Seed summary (dry run: nothing written): read 2, inserted 1, updated 0, unchanged 0, invalid 1');
     expect(dry.stdout + dry.stderr).not.toContain('ZZ-MARKER');
     expect((await db.query('select id from patients where id = 40')).length).toBe(0);

@@ -69,6 +69,24 @@ describe('single records over REST', () => {
     expect(after!.updated_at.getTime()).toBeGreaterThan(before!.updated_at.getTime());
   });
 
+  it('POST and patient.create answer the row as stored, not the body echoed back', async () => {
+    // A trigger stands in for anything the database may do to a value on its way in.
+    await t.db.query(`create function test_upper() returns trigger language plpgsql as $$ begin new.name := upper(new.name); return new; end $$`);
+    await t.db.query('create trigger test_upper before insert on patients for each row execute function test_upper()');
+    try {
+      const res = await rest('POST', '/patients', { ...valid, name: 'Stored Upper' });
+      expect(res.status).toBe(201);
+      const body = res.body as { id: number };
+      expect(body).toEqual({ ...valid, name: 'STORED UPPER', id: body.id });
+      expect((await rest('GET', `/patients/${body.id}`)).body).toEqual(body);
+      const typed = await api.patient.create.mutate({ ...valid, patientID: 'N002', name: 'Typed' });
+      expect(typed).toEqual({ ...valid, patientID: 'N002', name: 'TYPED', id: typed.id });
+      expect(await api.patient.byId.query({ id: typed.id })).toEqual(typed);
+    } finally {
+      await t.db.query('drop trigger test_upper on patients; drop function test_upper()');
+    }
+  });
+
   it('PUT validates the whole body, and rejects timestamps and unknown fields', async () => {
     for (const body of [{ name: 'Only' }, { ...valid, age: 151 }, { ...valid, createdAt: '2020-01-01T00:00:00Z' }, { ...valid, extra: 1 }]) {
       const res = await rest('PUT', '/patients/2', body);

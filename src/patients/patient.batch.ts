@@ -23,13 +23,16 @@ const upToMaxBatch = (waiting: readonly unknown[]) => Math.min(MAX_BATCH, waitin
  * create of the batch is retried on its own, so each client gets exactly the answer it would have
  * had alone (201, 409) and no create fails because of another's data.
  * Any other failure (503, 504) is every create's answer, as it would have been alone.
+ *
+ * Each create is answered with its own row as stored, matched by its position in the statement,
+ * never by a value (see insertPatients): a row that was written always gets its answer.
  */
 export interface InsertBatcher {
-  /** Stores one patient and resolves with its new id. */
-  insert(input: PatientInput): Promise<number>;
+  /** Stores one patient and resolves with the row as stored. */
+  insert(input: PatientInput): Promise<PatientDto>;
 }
 
-interface WaitingCreate extends Waiting<number> {
+interface WaitingCreate extends Waiting<PatientDto> {
   input: PatientInput;
 }
 
@@ -37,9 +40,9 @@ export function createInsertBatcher(sql: SqlClient): InsertBatcher {
   const writeAlone = (w: WaitingCreate) => insertPatient(sql, w.input).then(w.resolve, w.reject);
 
   const writeTogether = async (batch: WaitingCreate[]) => {
-    let ids: Map<string, number>;
+    let rows: (PatientDto | undefined)[];
     try {
-      ids = await insertPatients(sql, batch.map((w) => w.input));
+      rows = await insertPatients(sql, batch.map((w) => w.input));
     } catch (error) {
       // A row broke a constraint, so nothing was stored: give every create its own answer. Any
       // other failure (database away, timeout) is every create's answer: retrying each alone
@@ -48,11 +51,11 @@ export function createInsertBatcher(sql: SqlClient): InsertBatcher {
       else for (const w of batch) w.reject(error);
       return;
     }
-    for (const w of batch) {
-      const id = ids.get(w.input.patientID);
-      if (id === undefined) w.reject(new Error('group insert returned no row for a patient'));
-      else w.resolve(id);
-    }
+    batch.forEach((w, i) => {
+      const row = rows[i];
+      if (row) w.resolve(row);
+      else w.reject(new Error('group insert stored no row for this create'));
+    });
   };
 
   const push = createGroupQueue<WaitingCreate>((batch) => (batch.length === 1 ? writeAlone(batch[0]!) : writeTogether(batch)), {
@@ -61,7 +64,7 @@ export function createInsertBatcher(sql: SqlClient): InsertBatcher {
   });
 
   return {
-    insert: (input) => new Promise<number>((resolve, reject) => push({ input, resolve, reject })),
+    insert: (input) => new Promise<PatientDto>((resolve, reject) => push({ input, resolve, reject })),
   };
 }
 

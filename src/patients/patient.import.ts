@@ -9,8 +9,10 @@ import { patientInput, type PatientInput } from './patient.schemas.ts';
 /**
  * Imports a json-server `db.json` (`{"patients": [...]}`) into the patients table.
  *
- * - Each record is validated with the API's own schema; invalid ones are skipped and reported
- *   by index, id, field path and message (never the values: they are patient data).
+ * - Each record is validated with the API's own schema (so text must be well-formed, as on the
+ *   API); invalid ones are skipped and reported by position, field path and message. Never a
+ *   value from the file, the record's id included: a file's ids, keys and values may all be
+ *   patient data, and the report ends up in logs.
  * - json-server ids are kept, so links in the frontend keep working. Re-running is idempotent:
  *   matching rows are left alone, changed ones updated, nothing is duplicated.
  * - Everything happens in one transaction, and the id sequence is moved past every id in the
@@ -18,8 +20,9 @@ import { patientInput, type PatientInput } from './patient.schemas.ts';
  */
 
 export interface ImportProblem {
+  /** The record's position in the file's `patients` array (from 0). */
   index: number;
-  id: unknown;
+  /** Field paths and fixed messages: nothing read from the file. */
   issues: { path: string; message: string }[];
 }
 
@@ -104,18 +107,19 @@ function validateRecords(records: unknown[]) {
   const seenPatientIds = new Set<string>();
   records.forEach((record, index) => {
     if (typeof record !== 'object' || record === null || Array.isArray(record)) {
-      problems.push({ index, id: null, issues: [{ path: '', message: 'must be an object' }] });
+      problems.push({ index, issues: [{ path: '', message: 'must be an object' }] });
       return;
     }
     const { id, ...fields } = record as Record<string, unknown>;
-    const reportedId = typeof id === 'number' || typeof id === 'string' ? id : null;
     const issues: ImportProblem['issues'] = [];
     const idResult = recordId.safeParse(id);
     if (!idResult.success) issues.push({ path: 'id', message: 'must be a positive integer' });
     const parsed = patientInput.safeParse(fields);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
-        issues.push({ path: issue.path.join('.'), message: issue.message });
+        // The one zod message that quotes the input: the names of unknown keys, which are the file's.
+        const message = issue.code === 'unrecognized_keys' ? `${issue.keys.length} unknown field(s)` : issue.message;
+        issues.push({ path: issue.path.join('.'), message });
       }
     }
     if (idResult.success && seenIds.has(idResult.data)) {
@@ -127,7 +131,7 @@ function validateRecords(records: unknown[]) {
     if (idResult.success) seenIds.add(idResult.data);
     if (parsed.success) seenPatientIds.add(parsed.data.patientID);
     if (issues.length > 0 || !idResult.success || !parsed.success) {
-      problems.push({ index, id: reportedId, issues });
+      problems.push({ index, issues });
       return;
     }
     valid.push({ index, id: idResult.data, input: parsed.data });
@@ -152,8 +156,7 @@ async function importChunk(tx: EntityManager, chunk: ValidRecord[], report: Impo
     if (holder !== undefined && holder !== record.id) {
       report.problems.push({
         index: record.index,
-        id: record.id,
-        issues: [{ path: 'patientID', message: `already used by the patient with id ${holder}` }],
+        issues: [{ path: 'patientID', message: 'already used by another patient in the database' }],
       });
       continue;
     }
@@ -195,16 +198,13 @@ export function formatImportSummary(report: ImportReport): string {
   return `Seed summary${mode}: read ${report.read}, inserted ${report.inserted}, updated ${report.updated}, unchanged ${report.unchanged}, invalid ${report.invalid}`;
 }
 
-/** One line per invalid record: position, id and what is wrong, never the values. */
+/**
+ * One line per invalid record: its position in the file, the field paths and what is wrong
+ * (`Skipped record #3: id: must be a positive integer; age: ...`). Nothing read from the file.
+ */
 export function formatImportProblems(report: ImportReport): string[] {
   return report.problems.map((p) => {
     const issues = p.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
-    return `Skipped record #${p.index} (id ${formatId(p.id)}): ${issues}`;
+    return `Skipped record #${p.index}: ${issues}`;
   });
-}
-
-function formatId(id: unknown): string {
-  if (typeof id === 'number') return String(id);
-  if (typeof id === 'string') return JSON.stringify(id.slice(0, 40));
-  return 'missing';
 }

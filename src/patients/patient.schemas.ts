@@ -10,9 +10,17 @@ import { canonicalInt, INT_MAX } from './patient.query.ts';
  * on the plain number fields of an input schema (the object is shared with tRPC), after which
  * `null` and `""` would turn into 0. It does not look inside pipes.
  */
+/**
+ * Text that PostgreSQL stores exactly as sent. A lone UTF-16 surrogate (JSON `"\ud800"`) has no
+ * UTF-8 form: the driver would write U+FFFD instead, and the client would be answered with a value
+ * that was never stored. Every text input (here, the search filters, the importer) goes through it.
+ * The message never repeats the value (it is patient data).
+ */
+export const wellFormed = <T extends z.ZodString>(schema: T): T =>
+  schema.refine((s) => s.isWellFormed(), 'must be well-formed Unicode text (no lone surrogates)');
+
 const text = (max: number) =>
-  z
-    .string()
+  wellFormed(z.string())
     .max(max)
     .regex(/\S/, 'must not be blank')
     // PostgreSQL text cannot hold NUL; reject it here instead of failing in the driver.

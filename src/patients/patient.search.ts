@@ -7,7 +7,7 @@ import {
   type ListQuery,
   type PatientField,
 } from './patient.query.ts';
-import { patientOutput } from './patient.schemas.ts';
+import { patientOutput, wellFormed } from './patient.schemas.ts';
 
 /**
  * `patient.search`: the typed way to ask what `GET /patients?...` asks in json-server's string
@@ -25,13 +25,15 @@ const filterOf = <T extends z.ZodType>(value: T) =>
       ne: oneOrMany(value).optional(),
       gte: value.optional(),
       lte: value.optional(),
-      /** case-insensitive regular expression on the text form */
-      like: z.string().max(200).optional(),
+      /** case-insensitive regular expression on the text form (its syntax is checked by toPostgresRegex) */
+      like: wellFormed(z.string()).max(200).optional(),
     })
     .optional();
 
 const int = z.number().int();
-const text = z.string().max(255);
+// Well-formed like every stored text: the driver would turn a lone surrogate into U+FFFD and
+// silently search for something the client did not ask for.
+const text = wellFormed(z.string()).max(255);
 
 export const patientSearchInput = z.strictObject({
   filter: z
@@ -46,7 +48,7 @@ export const patientSearchInput = z.strictObject({
     })
     .optional(),
   /** case-insensitive substring over every field */
-  q: z.string().min(1).max(200).optional(),
+  q: wellFormed(z.string()).min(1).max(200).optional(),
   sort: z
     .array(z.strictObject({ field: z.enum(PATIENT_FIELDS), order: z.enum(['asc', 'desc']).default('asc') }))
     .max(PATIENT_FIELDS.length)

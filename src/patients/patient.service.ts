@@ -52,9 +52,12 @@ export function createPatientService(db: SqlClient) {
       return row;
     },
 
-    /** One insert, alone or grouped with the creates arriving at the same time (patient.batch.ts). */
-    async create(input: PatientInput): Promise<PatientDto> {
-      return { id: await orConflict(inserts.insert(input)), ...input };
+    /**
+     * One insert, alone or grouped with the creates arriving at the same time (patient.batch.ts).
+     * Answers the row as stored, like replace and update, never the input echoed.
+     */
+    create(input: PatientInput): Promise<PatientDto> {
+      return orConflict(inserts.insert(input));
     },
 
     /** PUT: every field replaced in one `update ... returning`; id and createdAt stay. */

@@ -203,25 +203,45 @@ export async function deletePatient(db: SqlClient, id: number): Promise<boolean>
 const INSERT_COLUMNS = 'patient_id, name, age, gender, medical_condition, last_visit';
 const insertValues = (p: Omit<PatientDto, 'id'>) => [p.patientID, p.name, p.age, p.gender, p.medicalCondition, p.lastVisit];
 
-/** Stores one patient; resolves with its new id. */
-export async function insertPatient(db: SqlClient, patient: Omit<PatientDto, 'id'>): Promise<number> {
-  const [row] = await db.query<{ id: number }>(`insert into patients (${INSERT_COLUMNS}) values (?, ?, ?, ?, ?, ?) returning id`, insertValues(patient));
-  return row!.id;
+/**
+ * Stores one patient; resolves with the row as stored (what a later read returns), not with the
+ * input: the answer to a create must be what the database holds.
+ */
+export async function insertPatient(db: SqlClient, patient: Omit<PatientDto, 'id'>): Promise<PatientDto> {
+  const [row] = await db.query<PatientDto>(`insert into patients (${INSERT_COLUMNS}) values (?, ?, ?, ?, ?, ?) returning ${SELECT_PATIENT}`, insertValues(patient));
+  return row!;
 }
 
 /**
  * Stores several patients in one statement (all or none): one array parameter per column, turned
  * back into rows by `unnest`, so the text is the same whatever the count and is prepared once.
- * Resolves with the new id of each patientID.
+ *
+ * Each stored row is matched to its request by position, never by a value (a stored value may
+ * differ from the one sent, and two requests may carry equal ones). The statement takes each
+ * row's id from the sequence itself, next to the row's position (`with ordinality`), inserts the
+ * rows with those ids and joins the stored rows back to their positions on the id it chose. That
+ * holds by construction, without relying on the order in which PostgreSQL would call the column
+ * default or return rows. (`nextval` of the sequence is exactly the column's default.)
+ *
+ * Resolves with the stored row of each input, in input order; undefined for an input whose row
+ * was not stored although the statement succeeded (only a trigger could do that).
  */
-export async function insertPatients(db: SqlClient, patients: Omit<PatientDto, 'id'>[]): Promise<Map<string, number>> {
+export async function insertPatients(db: SqlClient, patients: Omit<PatientDto, 'id'>[]): Promise<(PatientDto | undefined)[]> {
   const columns: unknown[][] = [[], [], [], [], [], []];
   for (const p of patients) insertValues(p).forEach((v, i) => columns[i]!.push(v));
-  const rows = await db.query<{ id: number; patientID: string }>(
-    `insert into patients (${INSERT_COLUMNS}) select * from unnest(?::varchar[], ?::varchar[], ?::int[], ?::varchar[], ?::varchar[], ?::date[]) returning id, patient_id as "patientID"`,
+  const rows = await db.query<PatientDto & { ord: number }>(
+    `with requested as (
+       select nextval('patients_id_seq') as id, r.*
+       from unnest(?::varchar[], ?::varchar[], ?::int[], ?::varchar[], ?::varchar[], ?::date[]) with ordinality as r(${INSERT_COLUMNS}, ord)
+     ), stored as (
+       insert into patients (id, ${INSERT_COLUMNS}) select id, ${INSERT_COLUMNS} from requested returning ${SELECT_PATIENT}
+     )
+     select stored.*, requested.ord::int as ord from stored join requested on requested.id = stored.id`,
     columns,
   );
-  return new Map(rows.map((r) => [r.patientID, r.id]));
+  const byPosition: (PatientDto | undefined)[] = patients.map(() => undefined);
+  for (const { ord, ...row } of rows) byPosition[ord - 1] = row;
+  return byPosition;
 }
 
 /** The columns of the API fields a client can write (every field but `id`). */
