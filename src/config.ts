@@ -9,6 +9,25 @@ const flag = z
   .enum(['true', 'false', '1', '0', ''])
   .transform((v) => v === 'true' || v === '1');
 
+/**
+ * One CORS_ORIGINS entry: an exact origin (`https://records.clinic.example`), or a pattern whose
+ * leftmost DNS label is `*` or ends with it (`https://*.vercel.app`, `https://clinic-*.pages.dev`).
+ * See src/http/cors.ts for how patterns match.
+ */
+const ORIGIN_PATTERN = /^https?:\/\/[a-z0-9-]*\*(\.[a-z0-9-]+){2,}(:\d{1,5})?$/;
+const originEntry = z.string().transform((o, ctx) => {
+  if (o.includes('*')) {
+    const pattern = o.toLowerCase().replace(/\/+$/, '');
+    if (ORIGIN_PATTERN.test(pattern)) return pattern;
+    ctx.addIssue({ code: 'custom', message: 'a pattern must be scheme://*.domain.tld or scheme://prefix-*.domain.tld' });
+    return z.NEVER;
+  }
+  const parsed = z.url({ protocol: /^https?$/ }).safeParse(o);
+  if (parsed.success) return new URL(parsed.data).origin;
+  ctx.addIssue({ code: 'invalid_format', format: 'url', input: o, message: 'must be a valid url' });
+  return z.NEVER;
+});
+
 const originList = z
   .string()
   .transform((v) =>
@@ -17,7 +36,10 @@ const originList = z
       .map((o) => o.trim())
       .filter((o) => o.length > 0),
   )
-  .pipe(z.array(z.url({ protocol: /^https?$/ }).transform((o) => new URL(o).origin)));
+  .pipe(z.array(originEntry));
+
+/** The dev servers of Create React App and Vite, under both names of the loopback address. */
+export const DEFAULT_CORS_ORIGINS = ['http://localhost:3000', 'http://localhost:5173', 'http://127.0.0.1:3000', 'http://127.0.0.1:5173'];
 
 /** An empty value (`WORKERS=` in a .env file) means "use the default". */
 const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
@@ -30,9 +52,11 @@ export const configSchema = z.object({
     .url({ protocol: /^postgres(ql)?$/ })
     .optional()
     .or(z.literal('').transform(() => undefined)),
+  /** PEM text of the CA that signed the database server's certificate (platforms that hand it over as a secret). */
+  DATABASE_CA_CERT: z.preprocess(unsetIfEmpty, z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'must be PEM text (-----BEGIN CERTIFICATE-----)' }).optional()),
   DATA_DIR: z.string().min(1).default('./.data'),
   DB_JSON: z.string().min(1).default('seeders/db.json'),
-  CORS_ORIGINS: originList.default(['http://localhost:3000', 'http://localhost:5173']),
+  CORS_ORIGINS: z.preprocess(unsetIfEmpty, originList.default(DEFAULT_CORS_ORIGINS)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MIGRATE_ON_START: flag.default(false),
   SEED_DRY_RUN: flag.default(false),
@@ -46,6 +70,17 @@ export const configSchema = z.object({
   COALESCE_READS: flag.default(true),
   REQUEST_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(10 * 60_000).default(10_000)),
   WORKERS: z.preprocess(unsetIfEmpty, positiveInt(64).optional()),
+  /**
+   * Behind a reverse proxy (TLS terminated there): `true` trusts every hop, a number n the n
+   * nearest; `false`/`0` (default) ignores X-Forwarded-* and Forwarded entirely.
+   */
+  TRUST_PROXY: z.preprocess(
+    unsetIfEmpty,
+    z
+      .union([z.enum(['true', 'false']), z.coerce.number().int().min(0).max(32)])
+      .default('false')
+      .transform((v) => (v === 'true' ? Number.POSITIVE_INFINITY : v === 'false' ? 0 : v)),
+  ),
   API_TOKENS: z
     .string()
     .default('')
@@ -62,6 +97,8 @@ export type Config = Readonly<{
   port: number;
   host: string;
   databaseUrl: string | undefined;
+  /** PEM of the database server's CA (in addition to DATABASE_URL's sslrootcert). */
+  databaseCaCert: string | undefined;
   dataDir: string;
   dbJsonPath: string;
   corsOrigins: readonly string[];
@@ -82,6 +119,8 @@ export type Config = Readonly<{
   workers: number;
   /** Bearer tokens accepted on patient routes; empty: the API is open. */
   apiTokens: readonly string[];
+  /** Proxy hops whose X-Forwarded-* / Forwarded headers are believed (0: none, Infinity: all). */
+  trustProxy: number;
 }>;
 
 /** The database time limits, as openDatabase takes them. */
@@ -106,6 +145,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
+    databaseCaCert: e.DATABASE_CA_CERT,
     dataDir: e.DATA_DIR,
     dbJsonPath: e.DB_JSON,
     corsOrigins: Object.freeze([...e.CORS_ORIGINS]),
@@ -125,6 +165,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     // time and memory there, so it defaults to one.
     workers: e.WORKERS ?? (e.DATABASE_URL ? availableParallelism() : 1),
     apiTokens: Object.freeze([...e.API_TOKENS]),
+    trustProxy: e.TRUST_PROXY,
   });
 }
 
@@ -143,6 +184,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       return `must be at most ${String(issue.maximum)}`;
     case 'invalid_union':
       return 'has an invalid value';
+    case 'custom':
+      return issue.message;
     default:
       return 'has an invalid value';
   }

@@ -5,14 +5,14 @@ import { ConfigError, configSchema, parseConfig } from '../src/config.ts';
 import { ROOT } from './support/process.ts';
 
 describe('config', () => {
-  it('has working defaults: embedded database, loopback, port 8000, the two dev-server origins', () => {
+  it('has working defaults: embedded database, loopback, port 8000, the two dev-server origins under both loopback names', () => {
     const c = parseConfig({});
     expect(c).toMatchObject({
       port: 8000,
       host: '127.0.0.1',
       databaseUrl: undefined,
       dataDir: './.data',
-      corsOrigins: ['http://localhost:3000', 'http://localhost:5173'],
+      corsOrigins: ['http://localhost:3000', 'http://localhost:5173', 'http://127.0.0.1:3000', 'http://127.0.0.1:5173'],
       logLevel: 'info',
       migrateOnStart: false,
       maxBodyBytes: 100 * 1024,

@@ -11,8 +11,7 @@ const DEFAULT_ALLOWED_HEADERS = 'Content-Type, Authorization';
  * lists, Location on create).
  */
 export function createCors(allowedOrigins: readonly string[]) {
-  const allowed = new Set(allowedOrigins);
-  const isAllowed = (origin: string | undefined): origin is string => origin !== undefined && allowed.has(origin);
+  const isAllowed = createOriginMatcher(allowedOrigins);
 
   return {
     /**
@@ -45,3 +44,25 @@ export function createCors(allowedOrigins: readonly string[]) {
 }
 
 export type Cors = ReturnType<typeof createCors>;
+
+/**
+ * Exact origins, and patterns for hosted frontends' preview deployments: `https://*.vercel.app`,
+ * `https://clinic-*.pages.dev`. In a pattern the scheme and port are exact; the `*` stands for one
+ * or more characters of the leftmost DNS label only (letters, digits, hyphens: never a dot, so it
+ * cannot reach into another domain), and never for nothing (the bare `vercel.app` is not allowed
+ * by `*.vercel.app`). An origin is compared as a browser sends it: lowercase, no trailing dot or
+ * slash; anything else (`null`, `HTTPS://X.VERCEL.APP`) is not allowed.
+ */
+export function createOriginMatcher(entries: readonly string[]) {
+  const exact = new Set(entries.filter((e) => !e.includes('*')));
+  const patterns = entries
+    .filter((e) => e.includes('*'))
+    .map((e) => {
+      const [prefix, suffix] = e.split('*') as [string, string];
+      return new RegExp(`^${escape(prefix)}[a-z0-9-]+${escape(suffix)}$`);
+    });
+  return (origin: string | undefined): origin is string =>
+    origin !== undefined && (exact.has(origin) || patterns.some((p) => p.test(origin)));
+}
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
