@@ -8,6 +8,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { SeedManager } from '@mikro-orm/seeder';
 import { parseConfig } from './src/config.ts';
 import { createOrmOptions } from './src/db/orm-options.ts';
+import { checkedSsl } from './src/db/tls.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 const config = parseConfig(process.env);
@@ -18,4 +19,8 @@ if (!config.databaseUrl) {
   );
 }
 
-export default createOrmOptions({ clientUrl: config.databaseUrl, poolMax: 2, extensions: [Migrator, SeedManager] });
+// TLS from DATABASE_URL's sslmode/sslrootcert and DATABASE_CA_CERT, as for the server (MikroORM
+// itself ignores the URL's query).
+const ssl = await checkedSsl(config.databaseUrl, config.databaseCaCert);
+
+export default createOrmOptions({ clientUrl: config.databaseUrl, ssl, poolMax: 2, extensions: [Migrator, SeedManager] });

@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    // The browser suite runs on its own: npm run test:e2e (vitest.e2e.config.ts).
+    exclude: ['tests/e2e/**', '**/node_modules/**'],
     // Server-process tests run what `npm start` runs: the bundle, built fresh from src/ here.
     globalSetup: ['tests/support/build.ts'],
     pool: 'forks',

@@ -58,6 +58,7 @@ export async function startApp({ config, logger, openDb, serveThrough }: StartOp
     logger,
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
+    trustProxy: config.trustProxy,
     routeTemplate: createRouteTemplate(Object.keys(appRouter._def.procedures)),
   });
   // Standalone, the port is taken before anything else: a second start on it fails at once.
@@ -66,11 +67,12 @@ export async function startApp({ config, logger, openDb, serveThrough }: StartOp
   try {
     db = await (openDb ?? (() => openConfiguredDatabase(config, logger)))();
     const tokens = createTokenCheck(config.apiTokens);
-    const createContext = createContextFactory({ db, tokens });
+    const createContext = createContextFactory({ db, tokens, trustProxy: config.trustProxy });
+    const docs = createDocsHandler((serverUrl) => createOpenApiDocument(appRouter, VERSION, serverUrl), config.trustProxy);
     const routes = createRequestHandler({
       trpc: createTrpcHandler({ router: appRouter, createContext, logger, maxBatchSize: MAX_BATCH_SIZE }),
       rest: createRestHandler({ router: appRouter, createContext, logger }),
-      docs: createDocsHandler(() => createOpenApiDocument(appRouter, VERSION)),
+      docs,
     });
     ready = config.coalesceReads ? createCoalescingHandler(routes) : routes;
     if (serveThrough) port = await serveThrough(server.descriptor());
@@ -108,6 +110,7 @@ export async function startApp({ config, logger, openDb, serveThrough }: StartOp
 export function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {
   return openDatabase({
     databaseUrl: config.databaseUrl,
+    databaseCaCert: config.databaseCaCert,
     dataDir: config.dataDir,
     seedFile: config.dbJsonPath,
     poolMax: config.dbPoolMax,

@@ -63,6 +63,7 @@ export async function startCluster(config: Config, logger: Logger): Promise<Clus
       openDb: () =>
         openDatabase({
           databaseUrl: config.databaseUrl,
+          databaseCaCert: config.databaseCaCert,
           dataDir: config.dataDir,
           ...(embedded ? { connector: { stream: embedded.connect } } : {}),
           poolMax: config.dbPoolMax,

@@ -1,4 +1,5 @@
 import { TRPCError } from '@trpc/server';
+import { tlsFailureReason } from './db/tls.ts';
 import { DatabaseBusyError } from './db/wait-queue.ts';
 import {
   CheckConstraintViolationException,
@@ -64,6 +65,8 @@ function isUnavailable(error: unknown): boolean {
     return true;
   }
   if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01'].includes(code)) return true;
+  // A new connection failing TLS (e.g. the server's certificate renewed by another CA).
+  if (tlsFailureReason(error)) return true;
   // node-postgres client-side failures carry no code; their messages hold no data.
   return /Connection terminated|Query read timeout|timeout expired|connection error|not queryable|Connection ended/i.test(error.message);
 }

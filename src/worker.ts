@@ -34,6 +34,7 @@ startApp({
     const link = connector ? await import('./db/pglite-link.ts') : undefined;
     return openDatabase({
       databaseUrl: config.databaseUrl,
+      databaseCaCert: config.databaseCaCert,
       dataDir: config.dataDir,
       ...(connector && link ? { connector: { stream: () => link.connectThroughPort(connector) } } : {}),
       poolMax: config.dbPoolMax,

@@ -186,6 +186,33 @@ describe('serial queue (PGlite statements one at a time)', () => {
     expect(log).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
   });
 
+  it('an urgent task (the health check) runs right after the one running, before every task waiting', async () => {
+    const serial = createSerialQueue(5_000);
+    const log: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const first = serial(async () => {
+      log.push('slow 0');
+      await gate;
+    });
+    const waiting = [1, 2, 3].map((n) => serial(async () => void log.push(`slow ${n}`)));
+    const urgent = serial(async () => void log.push('health'), true);
+    release();
+    await Promise.all([first, ...waiting, urgent]);
+    expect(log).toEqual(['slow 0', 'health', 'slow 1', 'slow 2', 'slow 3']);
+  });
+
+  it('the health check on PGlite goes before queued statements (a burst of slow ones cannot delay it)', async () => {
+    if (opened.tdb.kind !== 'pglite') return;
+    const order: string[] = [];
+    const slow = Array.from({ length: 5 }, (_, i) => opened.db.sql.query('select pg_sleep(0.05), ?::int as n', [i]).then(() => order.push(`slow ${i}`)));
+    const ping = opened.db.ping(5_000).then((ok) => order.push(`ping ${ok}`));
+    await Promise.all([...slow, ping]);
+    expect(order.indexOf('ping true')).toBeLessThanOrEqual(1);
+  });
+
   it('drops a task that waited longer than the timeout without running it, and keeps serving the rest', async () => {
     const serial = createSerialQueue(50);
     let release!: () => void;

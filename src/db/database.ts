@@ -10,6 +10,7 @@ import { EMBEDDED_URL, startEmbeddedPostgres, type EmbeddedPostgres } from './em
 import { createOrmOptions, MIGRATIONS_RUNTIME_DIR, MIGRATIONS_TABLE } from './orm-options.ts';
 import { createSqlClient, type SqlClient } from './sql-client.ts';
 import { StartupError } from './startup-error.ts';
+import { connectionStringWithoutQuery, databaseTls, resolveSsl, tlsFailure, type PgSsl, type SslMode } from './tls.ts';
 
 export { StartupError } from './startup-error.ts';
 
@@ -32,6 +33,8 @@ export interface Connector {
 export interface OpenDatabaseOptions {
   /** A PostgreSQL server. Without it (and without `connector`): the embedded database in `dataDir`. */
   databaseUrl: string | undefined;
+  /** PEM of the CA of the server's certificate (DATABASE_CA_CERT), besides the URL's sslrootcert. */
+  databaseCaCert?: string | undefined;
   dataDir: string;
   /** json-server file imported when the embedded database is created (its first start). */
   seedFile?: string;
@@ -64,12 +67,22 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     embedded = await openEmbedded(opts);
     connector = { stream: embedded.connect };
   }
+  const waitMs = opts.startupWaitMs ?? 0;
+  const deadline = Date.now() + waitMs;
+  let server: { url: string; mode: SslMode; ssl: PgSsl } | undefined;
+  if (opts.databaseUrl && !connector) {
+    // A TLS setting that cannot work stops the start here, before any connection is tried.
+    const tls = databaseTls(opts.databaseUrl, opts.databaseCaCert);
+    const ssl = await untilReachable(() => resolveSsl(tls, opts.timeouts?.connectMs ?? 2_000), { mode: tls.mode, deadline, waitMs, logger: opts.logger });
+    server = { url: opts.databaseUrl, mode: tls.mode, ssl };
+  }
   let orm: MikroORM | undefined;
   try {
     orm = await MikroORM.init(
       createOrmOptions({
         clientUrl: opts.databaseUrl ?? EMBEDDED_URL,
         ...(connector ? { stream: connector.stream } : {}),
+        ...(server ? { ssl: server.ssl } : {}),
         poolMax: opts.poolMax,
         ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
         log: (message) => opts.logger.debug({ component: 'orm' }, message),
@@ -78,9 +91,11 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     const db = createDatabase(orm, embedded, connector ? 'embedded' : 'external');
     if (embedded) await applyMigrations(orm, { apply: true, logger: opts.logger });
     else if (connector) await applyMigrations(orm, { apply: opts.migrateOnStart, logger: opts.logger });
-    else {
-      await waitForDatabase(db, opts.startupWaitMs ?? 0, opts.logger);
-      if (opts.migrateOnStart) await withMigrationLock(opts.databaseUrl!, () => applyMigrations(orm!, { apply: true, logger: opts.logger }));
+    else if (server) {
+      await untilReachable(() => selectOne(db, 2_000), { mode: server.mode, deadline, waitMs, logger: opts.logger });
+      // Whether the connection is encrypted is worth a line: with sslmode=prefer it depends on the server.
+      opts.logger.info({ sslmode: server.mode, tls: server.ssl !== false }, 'connected to the database');
+      if (opts.migrateOnStart) await withMigrationLock(server, () => applyMigrations(orm!, { apply: true, logger: opts.logger }));
       else await applyMigrations(orm, { apply: false, logger: opts.logger });
     }
     return db;
@@ -131,32 +146,57 @@ function firstStartProblem(error: unknown): string {
 }
 
 /**
- * Start-up policy when the database is unreachable: retry for `waitMs`, then stop with a clear
- * message (never hang silently). A supervisor restarting the process gives the retry loop.
+ * Start-up policy when the database is unreachable: retry `attempt` until `deadline`, then stop
+ * with a clear message (never hang silently). A supervisor restarting the process gives the retry
+ * loop. A TLS failure (untrusted certificate, TLS refused or required, ...) stops at once with
+ * its reason: waiting would not change it.
  */
-async function waitForDatabase(db: Database, waitMs: number, logger: Logger) {
-  const deadline = Date.now() + waitMs;
-  for (let attempt = 1; ; attempt++) {
-    if (await db.ping(2_000)) return;
-    if (Date.now() >= deadline) {
-      throw new StartupError(
-        `Cannot reach the database named by DATABASE_URL (waited ${waitMs} ms). ` +
-          'Check that PostgreSQL is running and reachable, then start again.',
-      );
+async function untilReachable<T>(
+  attempt: () => Promise<T>,
+  { mode, deadline, waitMs, logger }: { mode: SslMode; deadline: number; waitMs: number; logger: Logger },
+): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const tls = tlsFailure(error, mode);
+      if (tls) throw tls;
+      if (Date.now() >= deadline) {
+        throw new StartupError(
+          `Cannot reach the database named by DATABASE_URL (waited ${waitMs} ms). ` +
+            'Check that PostgreSQL is running and reachable, then start again.',
+        );
+      }
+      logger.warn({ attempt: n }, 'database not reachable yet: retrying');
+      await sleep(Math.min(1_000, Math.max(0, deadline - Date.now())));
     }
-    logger.warn({ attempt }, 'database not reachable yet: retrying');
-    await sleep(Math.min(1_000, Math.max(0, deadline - Date.now())));
+  }
+}
+
+/** One `select 1` round trip through the pool; rejects with the failure (ping only says false). */
+async function selectOne(db: Database, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('timeout expired'), { code: 'ETIMEDOUT' })), timeoutMs);
+  });
+  try {
+    await Promise.race([db.sql.query('select 1'), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
 /**
  * Holds a PostgreSQL advisory lock on a connection of its own while `fn` runs, so instances
  * started together apply each migration exactly once (the second waits, then finds none pending).
+ * Same server, same TLS as the pool.
  */
-async function withMigrationLock<T>(clientUrl: string, fn: () => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: clientUrl, application_name: 'health-management-api:migrate' });
+async function withMigrationLock<T>(server: { url: string; mode: SslMode; ssl: PgSsl }, fn: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: connectionStringWithoutQuery(server.url), ssl: server.ssl, application_name: 'health-management-api:migrate' });
   client.on('error', () => undefined);
-  await client.connect();
+  await client.connect().catch((error: unknown) => {
+    throw tlsFailure(error, server.mode) ?? error;
+  });
   try {
     await client.query('select pg_advisory_lock(hashtext($1))', [MIGRATION_LOCK]);
     return await fn();
@@ -209,7 +249,7 @@ function createDatabase(orm: MikroORM, embedded: EmbeddedPostgres | undefined, k
         timer = setTimeout(() => resolve(false), timeoutMs);
       });
       const query = sql
-        .query('select 1')
+        .query('select 1', [], { urgent: true })
         .then(() => true as const)
         .catch(() => false as const);
       try {

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { Patient } from '../patients/patient.entity.ts';
+import type { PgSsl } from './tls.ts';
 
 const root = (dir: string) => fileURLToPath(new URL(`../../${dir}`, import.meta.url));
 
@@ -33,6 +34,11 @@ export interface OrmOptionsInput {
    * `stream` option); the URL then only names the user and database.
    */
   stream?: () => Duplex;
+  /**
+   * node-postgres' `ssl` option for a server (see tls.ts): MikroORM drops the URL's `sslmode` and
+   * `sslrootcert`, so TLS has to come this way. Unset for the embedded database.
+   */
+  ssl?: PgSsl;
   /** Receives MikroORM's own messages (migrations applied, ...); default: the console. */
   log?: (message: string) => void;
 }
@@ -41,7 +47,7 @@ export interface OrmOptionsInput {
  * The one MikroORM configuration, shared by the server, the CLI (`mikro-orm.config.ts`) and tests.
  * `debug` stays off: MikroORM's query log prints parameter values, i.e. patient data.
  */
-export function createOrmOptions({ clientUrl, poolMax, log, timeouts, stream, extensions = [] }: OrmOptionsInput): Options {
+export function createOrmOptions({ clientUrl, poolMax, log, timeouts, stream, ssl, extensions = [] }: OrmOptionsInput): Options {
   return defineConfig({
     clientUrl,
     entities: [Patient],
@@ -65,6 +71,7 @@ export function createOrmOptions({ clientUrl, poolMax, log, timeouts, stream, ex
         application_name: 'health-management-api',
         keepAlive: true,
         ...(stream ? { stream } : {}),
+        ...(ssl !== undefined ? { ssl } : {}),
         ...(timeouts
           ? {
               statement_timeout: timeouts.statementMs,

@@ -22,12 +22,21 @@ export interface SqlClient {
    * parameters, never written into `sql`: on PostgreSQL each distinct text is prepared once per
    * connection (parsed once; PostgreSQL may also settle on a generic plan for it).
    */
-  query<R>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  query<R>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<R[]>;
   /**
    * How long a statement may wait for the database before it fails with DatabaseBusyError (503):
    * the pool's acquire timeout, DB_ACQUIRE_TIMEOUT_MS. Queues in front of the client keep to it too.
    */
   readonly maxWaitMs: number;
+}
+
+export interface QueryOptions {
+  /**
+   * Goes before every statement waiting for its turn on PGlite (which runs one at a time): the
+   * health check's `select 1`, so that a burst of slow list queries cannot make `/health` wait
+   * behind all of them. No effect on PostgreSQL, where statements run side by side.
+   */
+  urgent?: boolean;
 }
 
 interface Statement {
@@ -169,12 +178,12 @@ export function createSqlClient(orm: MikroORM): SqlClient {
 
   return {
     maxWaitMs,
-    async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    async query<R>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}): Promise<R[]> {
       const { text, name } = statementFor(sql);
       const values = params as unknown[];
       onPglite ??= await isPglite();
       if (!onPglite) return run<R>(text, values, name);
-      return serial(() => run<R>(text, values, undefined));
+      return serial(() => run<R>(text, values, undefined), options.urgent);
     },
   };
 }

@@ -33,8 +33,17 @@ export interface GroupQueueOptions<T> {
  * What is pushed while nothing runs starts a group at once, alone. `run` settles the members of
  * its group; an error it throws is the answer of every member not settled.
  */
-export function createGroupQueue<T extends Waiting<never>>(run: (group: T[]) => Promise<void>, options: GroupQueueOptions<T>): (member: T) => void {
+export function createGroupQueue<T extends Waiting<never>>(
+  run: (group: T[]) => Promise<void>,
+  options: GroupQueueOptions<T>,
+): (member: T, urgent?: boolean) => void {
   const { groupSize, maxWaitMs, onIdle } = options;
+  /**
+   * Members that go before every other, alone and without a deadline of their own (a health
+   * check, which has its own short timeout): a burst of slow statements must not make the service
+   * report itself down.
+   */
+  const urgent: T[] = [];
   /** Waiting members in arrival order, and when each stops waiting. */
   const members: T[] = [];
   const deadlines: number[] = [];
@@ -60,10 +69,14 @@ export function createGroupQueue<T extends Waiting<never>>(run: (group: T[]) => 
   const drain = async () => {
     running = true;
     try {
-      while (members.length > 0) {
-        const size = groupSize(members);
-        deadlines.splice(0, size);
-        const group = members.splice(0, size);
+      while (urgent.length > 0 || members.length > 0) {
+        let group: T[];
+        if (urgent.length > 0) group = urgent.splice(0, 1);
+        else {
+          const size = groupSize(members);
+          deadlines.splice(0, size);
+          group = members.splice(0, size);
+        }
         try {
           await run(group);
         } catch (error) {
@@ -75,11 +88,14 @@ export function createGroupQueue<T extends Waiting<never>>(run: (group: T[]) => 
       onIdle?.();
     }
   };
-  return (member) => {
-    members.push(member);
-    deadlines.push(performance.now() + maxWaitMs);
-    if (running) watch();
-    else void drain();
+  return (member, isUrgent = false) => {
+    if (isUrgent) urgent.push(member);
+    else {
+      members.push(member);
+      deadlines.push(performance.now() + maxWaitMs);
+      if (running) watch();
+    }
+    if (!running) void drain();
   };
 }
 
@@ -95,6 +111,6 @@ export function createSerialQueue(maxWaitMs: number) {
     },
     { groupSize: () => 1, maxWaitMs },
   );
-  return <T>(task: () => Promise<T>): Promise<T> =>
-    new Promise<T>((resolve, reject) => push({ task, resolve: resolve as (value: unknown) => void, reject }));
+  return <T>(task: () => Promise<T>, urgent = false): Promise<T> =>
+    new Promise<T>((resolve, reject) => push({ task, resolve: resolve as (value: unknown) => void, reject }, urgent));
 }

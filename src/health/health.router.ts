@@ -7,7 +7,7 @@ export const healthOutput = z
     database: z.enum(['connected', 'disconnected']),
     timestamp: z.iso.datetime(),
   })
-  .meta({ id: 'Health' });
+  .meta({ id: 'Health', examples: [{ status: 'healthy', database: 'connected', timestamp: '2024-06-01T12:00:00.000Z' }] });
 type Health = z.infer<typeof healthOutput>;
 
 /** How long the database round trip may take before the service reports itself unhealthy. */

@@ -22,8 +22,21 @@ export interface CoalescingHandler extends Handler {
   stats(): { executions: number; requests: number };
 }
 
-/** Headers, besides Host and Authorization, that can change a GET's response (tRPC reads them). */
-const KEY_HEADERS = ['content-type', 'trpc-accept', 'trpc-batch-mode', 'accept', 'connection-params'] as const;
+/**
+ * Headers, besides Host and Authorization, that can change a GET's response: tRPC reads the
+ * first five; behind a trusted proxy (TRUST_PROXY) the last three decide the scheme and host of
+ * the Link header and the OpenAPI `servers` (http/forwarded.ts).
+ */
+const KEY_HEADERS = [
+  'content-type',
+  'trpc-accept',
+  'trpc-batch-mode',
+  'accept',
+  'connection-params',
+  'forwarded',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+] as const;
 
 interface Execution {
   request: HttpRequest;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { publicOrigin } from './forwarded.ts';
 import { errorResponse, JSON_CONTENT_TYPE, type HttpResponse } from './types.ts';
 
 const require = createRequire(import.meta.url);
@@ -41,19 +42,41 @@ const INIT = `window.ui = SwaggerUIBundle({
 
 const STATIC_HEADERS = { 'cache-control': 'public, max-age=3600', 'x-content-type-options': 'nosniff' };
 
+/** Stands for the server URL in the generated document, so the document is generated once. */
+const SERVER_URL_SLOT = 'openapi-server-url-slot';
+
 /**
  * `/openapi.json` and the interactive `/docs` page. The document is generated and the assets are
  * read on first use, not at start-up (every worker would do it, most never serve them).
+ *
+ * `document(serverUrl)` makes the OpenAPI document with `servers: [{ url: serverUrl }]`. The URL
+ * is `/` (relative to wherever the document was fetched), or behind a trusted proxy
+ * (`trustProxy` > 0) the public `https://host` the client used: the document's JSON is kept cut at
+ * the URL and joined around each request's, instead of being generated per origin.
  */
-export function createDocsHandler(document: () => unknown) {
+export function createDocsHandler(document: (serverUrl: string) => unknown, trustProxy = 0) {
   const dir = dirname(require.resolve('swagger-ui-dist/package.json'));
   const cache = new Map<string, Buffer>();
+  let around: [before: string, after: string] | undefined;
   let documentJson: string | undefined;
 
-  return (method: string, path: string): HttpResponse => {
+  const openApiJson = (headers: Record<string, string>): string => {
+    if (!around) {
+      const json = JSON.stringify(document(SERVER_URL_SLOT));
+      const at = json.indexOf(JSON.stringify(SERVER_URL_SLOT));
+      around = [json.slice(0, at), json.slice(at + SERVER_URL_SLOT.length + 2)];
+      documentJson = `${around[0]}"/"${around[1]}`;
+    }
+    if (trustProxy <= 0) return documentJson as string;
+    const { proto, host } = publicOrigin(headers, trustProxy);
+    return host ? `${around[0]}${JSON.stringify(`${proto}://${host}`)}${around[1]}` : (documentJson as string);
+  };
+
+  /** `headers`: the request's, for the public origin (without them, the document says `/`). */
+  return (method: string, path: string, headers: Record<string, string> = {}): HttpResponse => {
     if (method !== 'GET' && method !== 'HEAD') return errorResponse(404, 'NOT_FOUND', 'Not found');
     if (path === '/openapi.json') {
-      return { status: 200, headers: { 'content-type': JSON_CONTENT_TYPE, 'cache-control': 'no-cache' }, body: (documentJson ??= JSON.stringify(document())) };
+      return { status: 200, headers: { 'content-type': JSON_CONTENT_TYPE, 'cache-control': 'no-cache' }, body: openApiJson(headers) };
     }
     if (path === '/docs' || path === '/docs/') {
       return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8', ...STATIC_HEADERS }, body: PAGE };

@@ -3,7 +3,7 @@ import type { HttpRequest, HttpResponse } from './types.ts';
 export interface Routes {
   trpc: (req: HttpRequest) => Promise<HttpResponse>;
   rest: (req: HttpRequest) => Promise<HttpResponse>;
-  docs: (method: string, path: string) => HttpResponse;
+  docs: (method: string, path: string, headers: Record<string, string>) => HttpResponse;
 }
 
 /** What a 503 (database unavailable, shutting down) tells clients to wait before retrying. */
@@ -17,7 +17,7 @@ export function createRequestHandler({ trpc, rest, docs }: Routes) {
   return async (req: HttpRequest): Promise<HttpResponse> => {
     const { path } = req;
     if (path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/')) {
-      return docs(req.method, path);
+      return docs(req.method, path, req.headers);
     }
     const response = path === '/trpc' || path.startsWith('/trpc/') ? await trpc(req) : await rest(req);
     Object.assign(response.headers, NO_STORE);

@@ -25,7 +25,7 @@ export function createRestHandler({ router, createContext, logger }: RestHandler
     createContext: ({ req }) => {
       const r = req as unknown as AdapterRequest;
       const { raw } = r;
-      r.context = createContext({ requestId: raw.requestId, url: r.url, host: raw.headers.host, authorization: raw.headers.authorization, rawJson: true });
+      r.context = createContext({ requestId: raw.requestId, url: r.url, headers: raw.headers, rawJson: true });
       return r.context;
     },
     responseMeta: ({ paths, data, errors, ctx }) => {

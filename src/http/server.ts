@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import uWS from 'uWebSockets.js';
 import type { Cors } from './cors.ts';
 import { describeError } from '../logging.ts';
+import { clientAddress } from './forwarded.ts';
 import type { RouteTemplate } from './routes.ts';
 import { createAbortState, createRequest, errorResponse, type Handler, type HttpRequest, type HttpResponse } from './types.ts';
 
@@ -24,6 +25,8 @@ export interface HttpServerOptions {
   routeTemplate: RouteTemplate;
   /** A request body must arrive within this time (slow-drip clients get 408). */
   requestTimeoutMs: number;
+  /** Proxy hops whose X-Forwarded-For/Forwarded name the client in the access log (config.trustProxy). */
+  trustProxy: number;
 }
 
 export interface HttpServer {
@@ -60,7 +63,7 @@ interface RequestState {
  * `HttpRequest`/`HttpResponse`.
  * @see https://github.com/uNetworking/uWebSockets.js/blob/master/examples/AsyncFunction.js
  */
-export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTemplate, requestTimeoutMs }: HttpServerOptions): HttpServer {
+export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTemplate, requestTimeoutMs, trustProxy }: HttpServerOptions): HttpServer {
   silenceServerHeader();
   const app = uWS.App();
   let listenSocket: uWS.us_listen_socket | null = null;
@@ -71,7 +74,7 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
   const finish = (
     res: uWS.HttpResponse,
     state: RequestState,
-    request: Pick<HttpRequest, 'method' | 'path' | 'requestId' | 'headers'>,
+    request: Pick<HttpRequest, 'method' | 'path' | 'requestId' | 'headers'> & { peer: string },
     response: HttpResponse,
     started: number,
     closeConnection = false,
@@ -99,6 +102,7 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
     logger.info(
       {
         reqId: request.requestId,
+        client: clientAddress(request.headers, request.peer, trustProxy),
         method: request.method,
         route: routeTemplate(request.path),
         status,
@@ -116,6 +120,8 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
     req.forEach((name, value) => {
       headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
     });
+    // The connection's address, copied now: uWS only answers this synchronously in the handler.
+    const peer = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
     const method = req.getCaseSensitiveMethod().toUpperCase();
     const path = req.getUrl();
     const query = req.getQuery() ?? '';
@@ -123,7 +129,7 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
     const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
     const abort = createAbortState();
     const state: RequestState = { aborted: false, dispatched: false, finished: false };
-    const meta = { method, path, requestId, headers };
+    const meta = { method, path, requestId, headers, peer };
     inFlight++;
     res.onAborted(() => {
       state.aborted = true;

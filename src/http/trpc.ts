@@ -33,8 +33,7 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize 
         context = createContext({
           requestId: request.requestId,
           url: url.slice(url.indexOf('/', 8)),
-          host: request.headers.host,
-          authorization: request.headers.authorization,
+          headers: request.headers,
           // A single, unbatched call may be answered with JSON text made by PostgreSQL (see
           // Context.rawJson). Decided from what tRPC parsed, not from the raw URL: tRPC decodes the
           // path and the query, so `/trpc/a%2Cb?%62atch=1` is a batch of two however it is spelled.

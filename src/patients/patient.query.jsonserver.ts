@@ -6,7 +6,7 @@ import {
   isPatientField,
   PATIENT_FIELDS,
   QueryError,
-  toPostgresRegex,
+  toPostgresRegexAny,
   type Condition,
   type ListQuery,
   type PatientField,
@@ -91,12 +91,9 @@ function typed(field: PatientField, v: string): string | number | undefined {
   }
 }
 
-/** `field_like=v`: `new RegExp(v, 'i')` on the text form; repeated values are ORed. */
+/** `field_like=v`: `new RegExp(v, 'i')` on the text form; repeated values are ORed (and bounded together). */
 function likeAny(field: PatientField, values: string[]): Condition {
-  const patterns = values.map(toPostgresRegex);
-  if (patterns.length === 1) return { op: 'regex', field, pattern: patterns[0] as string };
-  // (a)|(b) is the OR of both patterns.
-  return { op: 'regex', field, pattern: patterns.map((p) => `(${p})`).join('|') };
+  return { op: 'regex', field, pattern: toPostgresRegexAny(values) };
 }
 
 /**
@@ -172,15 +169,21 @@ function parseSlice(raw: RawQuery): { offset: number; limit: number | null; pagi
 
 /**
  * X-Total-Count, Link and Access-Control-Expose-Headers exactly as json-server sends them.
- * `url` is the request's original path and query; `host` its Host header.
+ * `url` is the request's original path and query; `host` and `proto` what the client used (its
+ * Host header and `http`, unless a trusted proxy said otherwise).
  */
-export function jsonServerHeaders(paging: Paging, total: number, returned: number, url: string, host: string | undefined): Record<string, string> {
+export function jsonServerHeaders(
+  paging: Paging,
+  total: number,
+  returned: number,
+  { url, host, proto }: { url: string; host: string | undefined; proto: 'http' | 'https' },
+): Record<string, string> {
   if (!paging.total) return {};
   const headers: Record<string, string> = {
     'x-total-count': String(total),
     'access-control-expose-headers': paging.page ? 'X-Total-Count, Link' : 'X-Total-Count',
   };
-  if (paging.page) headers.link = linkHeader(paging.page, total, returned, `http://${host ?? 'localhost'}${url}`);
+  if (paging.page) headers.link = linkHeader(paging.page, total, returned, `${proto}://${host ?? 'localhost'}${url}`);
   return headers;
 }
 

@@ -39,11 +39,11 @@ export const patientRouter = router({
         // The transport sends PostgreSQL's JSON text as it is; the empty array is a placeholder.
         const { json, returned, total } = await service.listJson(query);
         ctx.rawJson.body = json;
-        Object.assign(ctx.responseHeaders, jsonServerHeaders(paging, total ?? returned, returned, ctx.http.url, ctx.http.host));
+        Object.assign(ctx.responseHeaders, jsonServerHeaders(paging, total ?? returned, returned, ctx.http));
         return [];
       }
       const { items, total } = await service.list(query);
-      Object.assign(ctx.responseHeaders, jsonServerHeaders(paging, total ?? items.length, items.length, ctx.http.url, ctx.http.host));
+      Object.assign(ctx.responseHeaders, jsonServerHeaders(paging, total ?? items.length, items.length, ctx.http));
       return items;
     }),
 
@@ -70,7 +70,8 @@ export const patientRouter = router({
     .output(patientOutput)
     .mutation(async ({ ctx, input }) => {
       const created = await ctx.patients.create(input);
-      ctx.responseHeaders.location = ctx.http.host ? `http://${ctx.http.host}/patients/${created.id}` : `/patients/${created.id}`;
+      const { host, proto } = ctx.http;
+      ctx.responseHeaders.location = host ? `${proto}://${host}/patients/${created.id}` : `/patients/${created.id}`;
       ctx.responseHeaders['access-control-expose-headers'] = 'Location';
       return created;
     }),

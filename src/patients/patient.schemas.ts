@@ -26,14 +26,38 @@ const text = (max: number) =>
     // PostgreSQL text cannot hold NUL; reject it here instead of failing in the driver.
     .regex(/^[^\u0000]*$/, 'must not contain NUL characters');
 
+/**
+ * One valid patient, shown in the OpenAPI document. Swagger UI builds its request bodies from the
+ * fields' `examples`; without them it would send "string" and today's date-time, which fail
+ * validation. tests/openapi.test.ts parses every example in the document and POSTs this one.
+ */
+const EXAMPLE = {
+  patientID: 'P100',
+  name: 'Ada Byron',
+  age: 36,
+  gender: 'Female',
+  medicalCondition: 'Migraine',
+  lastVisit: '2024-06-01',
+} as const;
+
+/** How `age` is documented: zod-openapi shows only a pipe's input side (a bare integer). */
+const AGE_JSON_SCHEMA = { type: 'integer', minimum: MIN_AGE, maximum: MAX_AGE } as const;
+
 export const patientFields = {
-  patientID: text(50),
-  name: text(255),
-  age: z.number().int().pipe(z.number().min(MIN_AGE).max(MAX_AGE)),
-  gender: z.enum(GENDERS),
-  medicalCondition: text(255),
+  patientID: text(50).meta({ examples: [EXAMPLE.patientID] }),
+  name: text(255).meta({ examples: [EXAMPLE.name] }),
+  age: z
+    .number()
+    .int()
+    .pipe(z.number().min(MIN_AGE).max(MAX_AGE))
+    .meta({ examples: [EXAMPLE.age], override: AGE_JSON_SCHEMA }),
+  gender: z.enum(GENDERS).meta({ examples: [EXAMPLE.gender] }),
+  medicalCondition: text(255).meta({ examples: [EXAMPLE.medicalCondition] }),
   // PostgreSQL dates start at year 1 (zod's ISO date also allows 0000).
-  lastVisit: z.iso.date().refine((d) => !d.startsWith('0000'), 'year must be 0001 or later'),
+  lastVisit: z.iso
+    .date()
+    .refine((d) => !d.startsWith('0000'), 'year must be 0001 or later')
+    .meta({ examples: [EXAMPLE.lastVisit] }),
 };
 
 /** What a client sends to create a patient. Unknown keys (an `id`, timestamps) are rejected. */
@@ -46,12 +70,13 @@ export const patientOutput = z
     id: z.number().int().positive(),
     patientID: z.string(),
     name: z.string(),
-    age: z.number().int(),
+    // Stored ages are 0–150 (a database check), so this never rejects a row; it documents the range.
+    age: z.number().int().min(MIN_AGE).max(MAX_AGE),
     gender: z.enum(GENDERS),
     medicalCondition: z.string(),
     lastVisit: z.iso.date(),
   })
-  .meta({ id: 'Patient' });
+  .meta({ id: 'Patient', examples: [{ id: 1, ...EXAMPLE }] });
 export type PatientDto = z.infer<typeof patientOutput>;
 
 /**
@@ -65,7 +90,8 @@ export const patientIdParam = z
     const n = typeof v === 'number' ? v : (canonicalInt(v) ?? NaN);
     return Number.isInteger(n) && n >= 1 && n <= INT_MAX ? n : null;
   })
-  .meta({ description: 'Patient id (a positive integer)' });
+  // `param.example`: zod-openapi puts a path parameter's example on the parameter, not its schema.
+  .meta({ description: 'Patient id (a positive integer)', param: { example: 1 } });
 
 /** PUT: a whole patient. A body `id` is ignored (the path names the patient), like json-server. */
 export const patientReplaceInput = patientInput.extend({ id: patientIdParam });

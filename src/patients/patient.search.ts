@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { GENDERS } from './patient.entity.ts';
 import {
   PATIENT_FIELDS,
+  MAX_LIKE_PATTERN_LENGTH,
   toPostgresRegex,
   type Condition,
   type ListQuery,
@@ -26,7 +27,7 @@ const filterOf = <T extends z.ZodType>(value: T) =>
       gte: value.optional(),
       lte: value.optional(),
       /** case-insensitive regular expression on the text form (its syntax is checked by toPostgresRegex) */
-      like: wellFormed(z.string()).max(200).optional(),
+      like: wellFormed(z.string()).max(MAX_LIKE_PATTERN_LENGTH).optional(),
     })
     .optional();
 

@@ -1,5 +1,6 @@
 import type { TokenCheck } from '../auth.ts';
 import type { Database } from '../db/database.ts';
+import { publicOrigin, type Scheme } from '../http/forwarded.ts';
 import { createPatientService, type PatientService } from '../patients/patient.service.ts';
 
 /** What every procedure receives. */
@@ -9,8 +10,12 @@ export interface Context {
   /** Patient use cases (one instance per process). */
   patients: PatientService;
   requestId: string;
-  /** The request as sent: path with query string, and Host header (json-server builds URLs from them). */
-  http: { url: string; host: string | undefined };
+  /**
+   * The request as sent: path with query string, the host and scheme the client used (json-server
+   * builds URLs from them). Without TRUST_PROXY: the Host header and `http`; behind a trusted
+   * proxy: what it forwarded (see http/forwarded.ts).
+   */
+  http: { url: string; host: string | undefined; proto: Scheme };
   /** Headers a procedure wants on its REST response (X-Total-Count, Link, Location...). */
   responseHeaders: Record<string, string>;
   /** The request may use patient routes (auth off, or a valid bearer token). */
@@ -26,21 +31,22 @@ export interface Context {
 export interface RequestInfo {
   requestId: string;
   url: string;
-  host: string | undefined;
-  authorization: string | undefined;
+  /** Lower-case names, as in HttpRequest (Host, Authorization, the forwarding headers). */
+  headers: Record<string, string>;
   /** The transport accepts `rawJson` bodies. */
   rawJson?: boolean;
 }
 
-export function createContextFactory({ db, tokens }: { db: Database; tokens: TokenCheck }) {
+/** `trustProxy`: how many proxy hops to believe about the public scheme and host (config.trustProxy). */
+export function createContextFactory({ db, tokens, trustProxy }: { db: Database; tokens: TokenCheck; trustProxy: number }) {
   const patients = createPatientService(db.sql);
-  return ({ requestId, url, host, authorization, rawJson }: RequestInfo): Context => ({
+  return ({ requestId, url, headers, rawJson }: RequestInfo): Context => ({
     db,
     patients,
     requestId,
-    http: { url, host },
+    http: { url, ...publicOrigin(headers, trustProxy) },
     responseHeaders: {},
-    authorized: tokens.allows(authorization),
+    authorized: tokens.allows(headers.authorization),
     ...(rawJson ? { rawJson: {} } : {}),
   });
 }
