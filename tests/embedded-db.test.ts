@@ -7,20 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { startServerProcess, type ServerProcess } from './support/process.ts';
+import { fatalMessages, startServerProcess, type ServerProcess } from './support/process.ts';
 
 async function stop(server: ServerProcess) {
   server.child.kill('SIGTERM');
   expect(await server.exited).toBe(0);
 }
-
-/** The messages of the fatal log lines a refused start wrote. */
-const fatalLines = (server: ServerProcess) =>
-  server
-    .output()
-    .split('\n')
-    .filter((l) => l.includes('"level":"fatal"'))
-    .map((l) => (JSON.parse(l) as { msg: string }).msg);
 
 /** The TCP ports and Unix socket paths process `pid` listens on (from /proc, Linux). */
 function listeningSockets(pid: number): { tcp: number[]; unix: string[] } {
@@ -127,7 +119,7 @@ describe('who can reach the embedded database', () => {
     chmodSync(dataDir, 0o777);
     const refused = startServerProcess({ DATA_DIR: dataDir });
     expect(await refused.exited).toBe(1);
-    expect(fatalLines(refused).join('\n')).toContain(`DATA_DIR ${dataDir} is writable by group or others`);
+    expect(fatalMessages(refused).join('\n')).toContain(`DATA_DIR ${dataDir} is writable by group or others`);
   });
 
   it('refuses to create a database in a non-empty directory that holds none', async () => {
@@ -135,7 +127,7 @@ describe('who can reach the embedded database', () => {
     writeFileSync(join(dataDir, 'notes.txt'), 'mine');
     const server = startServerProcess({ DATA_DIR: dataDir });
     expect(await server.exited).toBe(1);
-    expect(fatalLines(server).join('\n')).toContain('is not empty and holds no database');
+    expect(fatalMessages(server).join('\n')).toContain('is not empty and holds no database');
     expect(readdirSync(dataDir)).toEqual(['notes.txt']);
   });
 });
@@ -151,7 +143,7 @@ describe('the first start is all or nothing', () => {
     const dataDir = join(root, 'data');
     const failed = startServerProcess({ DATA_DIR: dataDir, DB_JSON: makeFile(root) });
     expect(await failed.exited).toBe(1);
-    const fatal = fatalLines(failed);
+    const fatal = fatalMessages(failed);
     expect(fatal).toHaveLength(1);
     expect(fatal[0]).toContain('The first start of the embedded database failed');
     expect(fatal[0]).toContain(reason);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/net.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { startServerProcess, type ServerProcess } from './support/process.ts';
+import { fatalMessages, startServerProcess, type ServerProcess } from './support/process.ts';
 
 const patient = (patientID: string) => ({ patientID, name: 'Single Instance', age: 50, gender: 'Other', medicalCondition: 'None', lastVisit: '2024-03-03' });
 const post = (port: number, patientID: string) =>
@@ -29,14 +29,6 @@ function snapshot(dir: string): string[] {
   walk(dir);
   return out.sort();
 }
-
-/** The messages of the fatal log lines a refused start wrote. */
-const fatalLines = (server: ServerProcess) =>
-  server
-    .output()
-    .split('\n')
-    .filter((l) => l.includes('"level":"fatal"'))
-    .map((l) => (JSON.parse(l) as { msg: string }).msg);
 
 async function stop(server: ServerProcess) {
   server.child.kill('SIGTERM');
@@ -60,7 +52,7 @@ describe('one process per embedded DATA_DIR', () => {
 
     const second = startServerProcess({ DATA_DIR: dataDir });
     expect(await second.exited).not.toBe(0);
-    const fatal = fatalLines(second);
+    const fatal = fatalMessages(second);
     expect(fatal).toHaveLength(1);
     expect(fatal[0]).toContain(`DATA_DIR ${dataDir} is in use by another process (pid ${first.child.pid})`);
     expect(second.output()).not.toContain('listening');
@@ -110,7 +102,7 @@ describe('one process per HTTP port', () => {
 
     const second = startServerProcess({ DATA_DIR: join(root, 'b'), PORT: String(port) });
     expect(await second.exited).not.toBe(0);
-    expect(fatalLines(second).join('\n')).toContain(`port ${port} in use`);
+    expect(fatalMessages(second).join('\n')).toContain(`port ${port} in use`);
     expect(readdirSync(root).sort()).toEqual(['a', 'a.lock']);
 
     const res = await post(port, 'PT1');
@@ -132,7 +124,7 @@ describe('one process per HTTP port', () => {
       for (const workers of ['1', '2']) {
         const second = startServerProcess({ DATABASE_URL: db.url, PORT: String(port), WORKERS: workers });
         expect(await second.exited).not.toBe(0);
-        expect(fatalLines(second).join('\n')).toContain(`port ${port} in use`);
+        expect(fatalMessages(second).join('\n')).toContain(`port ${port} in use`);
       }
       // Every answer comes from the first process, whichever of its threads serves it.
       const servedBy = new Set<number>();

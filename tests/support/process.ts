@@ -86,3 +86,12 @@ export function startServerProcess(env: Record<string, string | undefined>): Ser
   listening.catch(() => undefined);
   return { child, output: () => out, listening, exited };
 }
+
+/** The messages of the fatal log lines a server process wrote (a refused or failed start). */
+export function fatalMessages(server: ServerProcess): string[] {
+  return server
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('"level":"fatal"'))
+    .map((l) => (JSON.parse(l) as { msg: string }).msg);
+}
