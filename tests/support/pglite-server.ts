@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { loadTemplate } from '../../src/db/pglite-template.ts';
 
 /**
  * Test and benchmark infrastructure only: an in-memory PGlite served over the wire protocol on a
@@ -7,7 +8,9 @@ import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
  * (The service itself never listens for database connections: see src/db/pglite-link.ts.)
  */
 export async function servePglite(maxConnections = 16): Promise<{ url: string; stop(): Promise<void> }> {
-  const db = new PGlite('memory://');
+  // From the install-time template: initdb in WASM would take seconds per test file.
+  const template = loadTemplate();
+  const db = new PGlite('memory://', template ? { loadDataDir: template } : {});
   await db.waitReady;
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections });
   try {
