@@ -13,5 +13,12 @@ export default defineConfig({
     hookTimeout: 60_000,
     // A test that forgets to close a server should fail loudly, not hang CI.
     teardownTimeout: 20_000,
+    // npm run coverage: what the suite runs of src/ in its own processes (servers started as child
+    // processes from the bundle are not counted).
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts'],
+      reporter: ['text-summary', 'text'],
+    },
   },
 });

@@ -19,7 +19,7 @@ export interface EmbeddedPostgres {
 export const EMBEDDED_URL = 'postgresql://postgres@embedded/postgres';
 
 /**
- * Opens PGlite on `location` (a directory, or `memory://`). `fresh`: the directory is new and
+ * Opens PGlite on `location` (a directory, or `memory://`, always new). `fresh`: the directory is new and
  * empty, so it is filled from the install-time template instead of running initdb (see
  * pglite-template.ts).
  */
@@ -32,7 +32,7 @@ export async function startEmbeddedPostgres(location: string, { fresh = false } 
     import('./data-dir.ts'),
   ]);
   const onDisk = !location.startsWith('memory://');
-  const template = fresh && onDisk ? loadTemplate() : undefined;
+  const template = fresh || !onDisk ? loadTemplate() : undefined;
   const pglite = new PGlite(location, template ? { loadDataDir: template } : {});
   await pglite.waitReady;
   if (onDisk) makePrivate(location);
