@@ -8,13 +8,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import pg from 'pg';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/net.ts';
 import { NGINX, startNginx, type Nginx } from './support/nginx.ts';
+import { exchange, type Answer } from './support/http.ts';
 import { ROOT, run, startServerProcess, type ServerProcess } from './support/process.ts';
 
 const TLS_URL = process.env.TEST_TLS_DATABASE_URL || undefined;
@@ -86,18 +86,6 @@ describe.runIf(TLS_URL && CA_FILE && existsSync(NGINX))('a Render deploy rehears
   }, 180_000);
 });
 
-function viaProxy(nginx: Nginx, method: string, path: string, body?: unknown): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: 'localhost', port: nginx.port, method, path, ca: nginx.ca, family: 4, agent: false, headers: payload ? { 'content-type': 'application/json' } : {} },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
+function viaProxy(nginx: Nginx, method: string, path: string, body?: unknown): Promise<Answer> {
+  return exchange(`https://localhost:${nginx.port}${path}`, { method, ca: nginx.ca, family: 4, agent: false }, body);
 }

@@ -5,16 +5,10 @@
  * installs it).
  */
 import { existsSync } from 'node:fs';
-import { request } from 'node:https';
+import { exchange, type Answer } from './support/http.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplePatient, startTestApp, type TestApp } from './support/app.ts';
 import { NGINX, startNginx, type Nginx } from './support/nginx.ts';
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
 
 describe.runIf(existsSync(NGINX))('behind nginx terminating TLS (TRUST_PROXY=1)', () => {
   let t: TestApp;
@@ -35,22 +29,8 @@ describe.runIf(existsSync(NGINX))('behind nginx terminating TLS (TRUST_PROXY=1)'
    * An HTTPS request to a URL as the API gave it, checked against the test's certificate (no
    * `rejectUnauthorized: false`). `localhost` is resolved to IPv4, where nginx listens.
    */
-  const fetchTls = (url: string, method = 'GET', headers: Record<string, string> = {}, body?: unknown): Promise<Answer> => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = request(
-        url,
-        { method, ca: nginx.ca, family: 4, agent: false, headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...headers } },
-        (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => (text += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
-  };
+  const fetchTls = (url: string, method = 'GET', headers: Record<string, string> = {}, body?: unknown): Promise<Answer> =>
+    exchange(url, { method, ca: nginx.ca, family: 4, agent: false, headers }, body);
 
   /** The URL of each rel in a Link header. */
   const rels = (link: string) => Object.fromEntries([...link.matchAll(/<([^>]+)>; rel="(\w+)"/g)].map((m) => [m[2], m[1]]));

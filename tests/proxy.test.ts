@@ -4,7 +4,7 @@
  * OpenAPI `servers`, the access log's `client`. Off, a client that sends the headers itself
  * changes nothing.
  */
-import { request as rawRequest } from 'node:http';
+import { exchange, type Answer } from './support/http.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoalescingHandler } from '../src/http/coalesce.ts';
 import { clientAddress, publicOrigin } from '../src/http/forwarded.ts';
@@ -99,28 +99,9 @@ describe('publicOrigin and clientAddress (the trust rules)', () => {
   });
 });
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
 /** A request with exactly these headers (fetch would not send our own Host). */
-function send(port: number, method: string, path: string, headers: Record<string, string | string[]> = {}, body?: unknown): Promise<Answer> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = rawRequest(
-      { host: '127.0.0.1', port, method, path, headers: { ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}), ...headers } },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const send = (port: number, method: string, path: string, headers: Record<string, string | string[]> = {}, body?: unknown): Promise<Answer> =>
+  exchange(`http://127.0.0.1:${port}${path}`, { method, headers }, body);
 
 const SPOOF = {
   'x-forwarded-proto': 'https',
