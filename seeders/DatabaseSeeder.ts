@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Seeder } from '@mikro-orm/seeder';
 import { parseConfig } from '../src/config.ts';
-import { describeError } from '../src/logging.ts';
+import { describeError } from '../src/logger.ts';
 import {
   formatImportProblems,
   formatImportSummary,

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { apiError } from './errors.ts';
 import { createTokenCheck } from './auth.ts';
 import { dbTimeouts, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
@@ -7,13 +8,13 @@ import { createCors } from './http/cors.ts';
 import { createDocsHandler } from './http/docs.ts';
 import { createRequestHandler } from './http/handler.ts';
 import { createRestHandler } from './http/rest.ts';
-import { createRouteTemplate } from './http/routes.ts';
+import { createRouteTemplate } from './http/route-template.ts';
 import { createHttpServer } from './http/server.ts';
 import { createTrpcHandler } from './http/trpc.ts';
 import { errorResponse, type Handler } from './http/types.ts';
 import { createOpenApiDocument } from './openapi.ts';
-import { createContextFactory } from './trpc/context.ts';
-import { appRouter } from './trpc/router.ts';
+import { createContextFactory } from './api/context.ts';
+import { appRouter } from './api/router.ts';
 
 export const VERSION = '0.1.0';
 const MAX_BATCH_SIZE = 10;
@@ -47,7 +48,7 @@ export interface StartOptions {
 }
 
 /** Answer while the database is being opened: the port is bound early so a busy port fails at once. */
-const STARTING = errorResponse(503, 'SERVICE_UNAVAILABLE', 'Service is starting', { 'retry-after': '5', connection: 'close' });
+const STARTING = errorResponse(apiError('SERVICE_UNAVAILABLE', 'Service is starting'), { connection: 'close' });
 
 /** Builds and starts the whole service. Has no side effects beyond what it returns. */
 export async function startApp({ config, logger, openDb, serveThrough }: StartOptions): Promise<App> {
@@ -59,7 +60,7 @@ export async function startApp({ config, logger, openDb, serveThrough }: StartOp
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     trustProxy: config.trustProxy,
-    routeTemplate: createRouteTemplate(Object.keys(appRouter._def.procedures)),
+    routeTemplate: createRouteTemplate(appRouter._def.procedures),
   });
   // Standalone, the port is taken before anything else: a second start on it fails at once.
   let port = serveThrough ? 0 : await server.listen(config.host, config.port);
@@ -67,11 +68,11 @@ export async function startApp({ config, logger, openDb, serveThrough }: StartOp
   try {
     db = await (openDb ?? (() => openConfiguredDatabase(config, logger)))();
     const tokens = createTokenCheck(config.apiTokens);
-    const createContext = createContextFactory({ db, tokens, trustProxy: config.trustProxy });
+    const createContext = createContextFactory({ db, tokens });
     const docs = createDocsHandler((serverUrl) => createOpenApiDocument(appRouter, VERSION, serverUrl), config.trustProxy);
     const routes = createRequestHandler({
       trpc: createTrpcHandler({ router: appRouter, createContext, logger, maxBatchSize: MAX_BATCH_SIZE }),
-      rest: createRestHandler({ router: appRouter, createContext, logger }),
+      rest: createRestHandler({ router: appRouter, createContext, logger, trustProxy: config.trustProxy }),
       docs,
     });
     ready = config.coalesceReads ? createCoalescingHandler(routes) : routes;

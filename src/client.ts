@@ -1,8 +1,8 @@
 import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
 import superjson from 'superjson';
-import type { AppRouter } from './trpc/router.ts';
+import type { AppRouter } from './api/router.ts';
 
-export type { AppRouter } from './trpc/router.ts';
+export type { AppRouter } from './api/router.ts';
 export type { PatientDto, PatientInput } from './patients/patient.schemas.ts';
 
 export interface ClientOptions {

@@ -6,8 +6,7 @@ import { existsSync } from 'node:fs';
 import { ConfigError, parseConfig } from './config.ts';
 import { StartupError } from './db/startup-error.ts';
 import { ListenError } from './http/server.ts';
-import { describeError } from './logging.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, describeError } from './logger.ts';
 import { startService, type Service } from './service.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');

@@ -1,5 +1,5 @@
 import { generateOpenApiDocument } from 'trpc-to-openapi';
-import type { AppRouter } from './trpc/router.ts';
+import type { AppRouter } from './api/router.ts';
 
 type Document = ReturnType<typeof generateOpenApiDocument>;
 

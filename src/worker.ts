@@ -7,8 +7,7 @@ import { startApp } from './app.ts';
 import type { FromWorker, ToWorker, WorkerInput } from './cluster.ts';
 import { dbTimeouts, parseConfig } from './config.ts';
 import { openDatabase, StartupError } from './db/database.ts';
-import { describeError } from './logging.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, describeError } from './logger.ts';
 
 const input = workerData as WorkerInput;
 const port = parentPort!;

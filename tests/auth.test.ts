@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client.ts';
-import { appRouter } from '../src/trpc/router.ts';
+import { appRouter } from '../src/api/router.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { startServerProcess } from './support/process.ts';
 

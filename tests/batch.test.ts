@@ -3,14 +3,24 @@
  * each run as one statement, and each caller still gets exactly the answer it would have had alone.
  */
 import { describe, expect, it } from 'vitest';
-import { CheckConstraintViolationException, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { createInsertGroups, createReadGroups, createUpdateGroups } from '../src/core/record-groups.ts';
+import { recordSql } from '../src/core/record-sql.ts';
+import { DatabaseBusyError, DatabaseError } from '../src/db/errors.ts';
 import type { SqlClient } from '../src/db/sql-client.ts';
-import { DatabaseBusyError } from '../src/db/wait-queue.ts';
-import { createInsertBatcher, createReadBatcher, createUpdateBatcher } from '../src/patients/patient.batch.ts';
+import { patients } from '../src/patients/patient.fields.ts';
 import type { PatientDto, PatientInput } from '../src/patients/patient.schemas.ts';
 import { useOpenedTestDatabase } from './support/database.ts';
 
 const opened = useOpenedTestDatabase();
+
+const statements = recordSql<PatientDto, PatientInput>(patients);
+const createInsertBatcher = (sql: SqlClient) => createInsertGroups(sql, statements);
+const createUpdateBatcher = (sql: SqlClient) => createUpdateGroups(sql, statements, patients.uniqueNames);
+const createReadBatcher = (sql: SqlClient) => createReadGroups<PatientDto>(sql, statements, patients.idName);
+/** A statement refused by PostgreSQL with this SQLSTATE. */
+const refusedWith = (sqlState: string) => expect.objectContaining({ name: 'DatabaseError', sqlState });
+const UNIQUE = '23505';
+const CHECK = '23514';
 
 const patient = (patientID: string, overrides: Partial<PatientInput> = {}): PatientInput => ({
   patientID,
@@ -91,11 +101,11 @@ describe('insert batcher', () => {
 
     results.slice(0, 10).forEach((r) => expect(r.status).toBe('fulfilled'));
     const reason = (r: PromiseSettledResult<unknown>) => (r.status === 'rejected' ? r.reason : undefined);
-    expect(reason(results[10]!)).toBeInstanceOf(UniqueConstraintViolationException);
+    expect(reason(results[10]!)).toEqual(refusedWith(UNIQUE));
     const twice = results.slice(11, 13);
     expect(twice.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(twice.map(reason).find(Boolean)).toBeInstanceOf(UniqueConstraintViolationException);
-    expect(reason(results[13]!)).toBeInstanceOf(CheckConstraintViolationException);
+    expect(twice.map(reason).find(Boolean)).toEqual(refusedWith(UNIQUE));
+    expect(reason(results[13]!)).toEqual(refusedWith(CHECK));
 
     const ids = (await stored()).map((r) => r.patient_id).sort();
     expect(ids).toEqual(['TAKEN', 'TWICE', ...Array.from({ length: 10 }, (_, i) => `OK-${i}`)].sort());
@@ -181,7 +191,7 @@ describe('update batcher', () => {
     expect((await first)?.age).toBe(1);
     const [a, b, c] = await Promise.allSettled(queued);
     expect(a).toMatchObject({ status: 'fulfilled', value: { age: 2, patientID: 'U-2' } });
-    expect(b?.status === 'rejected' && (b.reason as unknown)).toBeInstanceOf(UniqueConstraintViolationException);
+    expect(b?.status === 'rejected' && (b.reason as unknown)).toEqual(refusedWith(UNIQUE));
     expect(c).toMatchObject({ status: 'fulfilled', value: { age: 3, patientID: 'U-2' } });
     const [row] = await opened.tdb.query<{ age: number; patient_id: string }>('select age, patient_id from patients where id = $1', [id]);
     expect(row).toEqual({ age: 3, patient_id: 'U-2' });
@@ -193,7 +203,7 @@ describe('update batcher', () => {
     const clash = updates.update(id, { patientID: 'TAKEN-3' });
     const free = updates.update(id, { patientID: 'FREE-3' });
     await first;
-    await expect(clash).rejects.toBeInstanceOf(UniqueConstraintViolationException);
+    await expect(clash).rejects.toEqual(refusedWith(UNIQUE));
     expect(await free).toMatchObject({ patientID: 'FREE-3', age: 1 });
     const [row] = await opened.tdb.query<{ patient_id: string }>('select patient_id from patients where id = $1', [id]);
     expect(row?.patient_id).toBe('FREE-3');
@@ -248,14 +258,14 @@ describe('read batcher', () => {
     // The first statement has read the row, but its answer is held back until the write is done.
     const client: SqlClient = {
       maxWaitMs: 10_000,
-      async query(text, params) {
-        const rows = await opened.db.sql.query(text, params);
+      async query<R>(text: string, params?: readonly unknown[]) {
+        const rows = await opened.db.sql.query<R>(text, params);
         if (!held) {
           held = true;
           read();
           await gate;
         }
-        return rows as never;
+        return rows;
       },
     };
     const reads = createReadBatcher(client);

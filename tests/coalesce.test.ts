@@ -143,7 +143,8 @@ describe('coalescing handler', () => {
 describe('coalescing in the running service', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp();
+    // On explicitly: the test helpers turn coalescing off by default.
+    t = await startTestApp({ COALESCE_READS: 'true' });
   });
   afterAll(() => t?.stop());
 

@@ -11,7 +11,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appRouter } from '../src/trpc/router.ts';
+import { appRouter } from '../src/api/router.ts';
 import { postJson, startTestApp, type TestApp } from './support/app.ts';
 
 type Json = Record<string, unknown>;

@@ -36,6 +36,7 @@ beforeAll(async () => {
     DB_ACQUIRE_TIMEOUT_MS: '1000',
     DB_CONNECT_TIMEOUT_MS: '1000',
     LOG_LEVEL: 'silent',
+    COALESCE_READS: 'false',
   });
   app = await startApp({ config, logger: createLogger('silent') });
   base = `http://127.0.0.1:${app.port}`;
@@ -117,6 +118,7 @@ describe('time limits', () => {
       DB_POOL_MAX: '2',
       DB_STATEMENT_TIMEOUT_MS: '500',
       LOG_LEVEL: 'silent',
+      COALESCE_READS: 'false',
     });
     const slowApp = await startApp({ config, logger: createLogger('silent') });
     const pg = await import('pg');

@@ -209,6 +209,16 @@ describe('TRUST_PROXY=1: the nearest proxy decides the public scheme, host and c
     const page = await send(t.app.port, 'GET', '/patients?_page=1&_limit=2', { 'x-forwarded-host': ['evil.example', 'pub.example'], 'x-forwarded-proto': 'https' });
     expect(String(page.headers.link)).toMatch(/^<https:\/\/pub\.example\/patients\?_page=1&_limit=2>; rel="first"/);
   });
+});
+
+describe('TRUST_PROXY=1 with request coalescing on', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // On explicitly (the test helpers turn it off): this is about answers that must not be shared.
+    t = await startTestApp({ TRUST_PROXY: '1', COALESCE_READS: 'true' });
+    await seed(t, 3);
+  });
+  afterAll(() => t?.stop());
 
   it('concurrent identical pages asked for over http and https each get their own Link (no shared answer)', async () => {
     const port = t.app.port;

@@ -10,15 +10,8 @@ import { TRPCClientError } from '@trpc/client';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClient, type AppRouter } from '../src/client.ts';
-import {
-  MAX_LIKE_COST,
-  MAX_LIKE_PATTERN_LENGTH,
-  MAX_LIKE_VALUES,
-  QueryError,
-  regexCost,
-  toPostgresRegex,
-  toPostgresRegexAny,
-} from '../src/patients/patient.query.ts';
+import { QueryError } from '../src/core/errors.ts';
+import { MAX_LIKE_COST, MAX_LIKE_PATTERN_LENGTH, MAX_LIKE_VALUES, regexCost, toPostgresRegex, toPostgresRegexAny } from '../src/core/regex.ts';
 import { postJson, samplePatient, startTestApp, type TestApp } from './support/app.ts';
 
 /** The report's repro: exponential backtracking on 'a' × 130 + 'c' (2.7 s on PGlite, one thread). */

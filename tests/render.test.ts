@@ -22,7 +22,7 @@ import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema, parseConfig } from '../src/config.ts';
-import { appRouter } from '../src/trpc/router.ts';
+import { appRouter } from '../src/api/router.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { childEnv, ROOT, run } from './support/process.ts';
 
@@ -199,7 +199,7 @@ describe('render.yaml, run as Render runs it', () => {
     // Without MIGRATE_ON_START the server refuses a database with pending migrations, so this
     // start also proves the pre-deploy step left nothing pending. PORT: Render's job.
     const [, ...args] = web.startCommand.split(/\s+/);
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv({ ...deployEnv(), PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv({ COALESCE_READS: 'false', ...deployEnv(), PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {

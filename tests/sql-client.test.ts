@@ -1,16 +1,17 @@
 /**
- * The SQL client on MikroORM's pool: concurrent parameterised statements each get their own
+ * The SQL client on the request pool: concurrent parameterised statements each get their own
  * result (on PGlite, whose socket server interleaves connections' protocol messages, too), and
- * failures arrive as MikroORM's exception classes; waiting for the database is bounded.
+ * failures arrive as DatabaseError with their SQLSTATE; waiting for the database is bounded.
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { openDatabase, type Database } from '../src/db/database.ts';
 import { MAX_STATEMENTS } from '../src/db/sql-client.ts';
-import { createSerialQueue, DatabaseBusyError } from '../src/db/wait-queue.ts';
+import { DatabaseBusyError } from '../src/db/errors.ts';
+import { createSerialQueue } from '../src/db/group-queue.ts';
 import { toApiError } from '../src/errors.ts';
-import { listPatients } from '../src/patients/patient.sql.ts';
+import { listRows } from '../src/core/list-sql.ts';
+import { patients } from '../src/patients/patient.fields.ts';
 import { createTestDatabase, useOpenedTestDatabase, type TestDatabase } from './support/database.ts';
 
 const opened = useOpenedTestDatabase();
@@ -35,10 +36,10 @@ describe('SQL client', () => {
     }
   });
 
-  it('turns driver errors into MikroORM exceptions, and keeps working after them', async () => {
+  it('turns driver errors into DatabaseError with the SQLSTATE (no driver message), and keeps working after them', async () => {
     await opened.db.sql.query("insert into patients (patient_id, name, age, gender, medical_condition, last_visit) values ('D1', 'n', 1, 'Male', 'c', '2024-01-01')");
     const duplicate = opened.db.sql.query("insert into patients (patient_id, name, age, gender, medical_condition, last_visit) values ('D1', 'n', 1, 'Male', 'c', '2024-01-01')");
-    await expect(duplicate).rejects.toBeInstanceOf(UniqueConstraintViolationException);
+    await expect(duplicate).rejects.toMatchObject({ name: 'DatabaseError', sqlState: '23505', message: 'Database statement failed (SQLSTATE 23505)' });
     expect(await opened.db.sql.query<{ c: number }>('select count(*)::int as c from patients')).toEqual([{ c: 1 }]);
   });
 });
@@ -81,7 +82,7 @@ describe('prepared statements', () => {
       "insert into patients (patient_id, name, age, gender, medical_condition, last_visit) select 'L' || n, 'n' || n, n, 'Other', 'c', '2024-01-01' from generate_series(1, 5) as g(n)",
     );
     const list = (ids: number[]) =>
-      listPatients(opened.db.sql, { where: [{ op: 'in', field: 'id', values: ids }], sort: [], offset: 0, limit: null, withTotal: false });
+      listRows<{ id: number }>(opened.db.sql, patients, { where: [{ op: 'in', field: 'id', values: ids }], sort: [], offset: 0, limit: null, withTotal: false });
     expect((await list([2, 4])).items.map((p) => p.id)).toEqual([2, 4]);
     expect((await list([1, 3, 5])).items.map((p) => p.id)).toEqual([1, 3, 5]);
     if (opened.tdb.kind === 'postgres') {

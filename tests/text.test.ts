@@ -6,7 +6,7 @@
 import { TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client.ts';
-import { postJson, samplePatient, startTestApp, type TestApp } from './support/app.ts';
+import { postJson, samplePatient, startTestApp, type PatientInput, type PatientSearchInput, type TestApp } from './support/app.ts';
 
 let t: TestApp;
 let api: ReturnType<typeof createClient>;
@@ -21,6 +21,21 @@ beforeEach(() => t.db.query('truncate patients restart identity'));
 /** A lone high surrogate, and a lone low surrogate followed by text. */
 const BROKEN = ['\ud800', '\udc00x'];
 const TEXT_FIELDS = ['patientID', 'name', 'medicalCondition'] as const;
+type TextField = (typeof TEXT_FIELDS)[number];
+
+// `{ [field]: value }` typed: a computed key of a union type widens to an index signature, which
+// TypeScript does not check against the procedure's input.
+const textField = (field: TextField, value: string): Partial<Pick<PatientInput, TextField>> => {
+  const fields: Partial<Pick<PatientInput, TextField>> = {};
+  fields[field] = value;
+  return fields;
+};
+type TextFilter = NonNullable<NonNullable<PatientSearchInput['filter']>[TextField]>;
+const filterOn = (field: TextField, condition: TextFilter): PatientSearchInput => {
+  const filter: NonNullable<PatientSearchInput['filter']> = {};
+  filter[field] = condition;
+  return { filter };
+};
 
 const storedRows = () => t.db.query<{ id: number; patient_id: string; name: string; medical_condition: string }>('select id, patient_id, name, medical_condition from patients order by id');
 
@@ -107,14 +122,14 @@ describe('every text field, both surfaces', () => {
   });
 
   it('tRPC create, replace and update answer BAD_REQUEST with issues for the field, and change nothing', async () => {
-    const original = await api.patient.create.mutate(samplePatient({ patientID: 'KEEP' }) as never);
+    const original = await api.patient.create.mutate(samplePatient({ patientID: 'KEEP' }));
     for (const field of TEXT_FIELDS) {
       for (const value of BROKEN) {
         const label = `${field}=${JSON.stringify(value)}`;
         const calls = [
-          () => api.patient.create.mutate(samplePatient({ patientID: 'NEW', [field]: value }) as never),
-          () => api.patient.replace.mutate({ ...samplePatient({ patientID: 'KEEP', [field]: value }), id: original.id } as never),
-          () => api.patient.update.mutate({ id: original.id, [field]: value } as never),
+          () => api.patient.create.mutate(samplePatient({ patientID: 'NEW', ...textField(field, value) })),
+          () => api.patient.replace.mutate({ ...samplePatient({ patientID: 'KEEP', ...textField(field, value) }), id: original.id }),
+          () => api.patient.update.mutate({ id: original.id, ...textField(field, value) }),
         ];
         for (const call of calls) {
           const err = await trpcFailure(call());
@@ -141,23 +156,23 @@ describe('every text field, both surfaces', () => {
 
 describe('patient.search', () => {
   it('rejects a non-well-formed string in every text filter value and in q, with BAD_REQUEST', async () => {
-    const inputs: unknown[] = [];
+    const inputs: PatientSearchInput[] = [];
     for (const value of BROKEN) {
       inputs.push({ q: value }, { q: `ok${value}` });
       for (const field of TEXT_FIELDS) {
         inputs.push(
-          { filter: { [field]: { eq: value } } },
-          { filter: { [field]: { eq: ['fine', value] } } },
-          { filter: { [field]: { ne: value } } },
-          { filter: { [field]: { ne: ['fine', value] } } },
-          { filter: { [field]: { gte: value } } },
-          { filter: { [field]: { lte: value } } },
-          { filter: { [field]: { like: value } } },
+          filterOn(field, { eq: value }),
+          filterOn(field, { eq: ['fine', value] }),
+          filterOn(field, { ne: value }),
+          filterOn(field, { ne: ['fine', value] }),
+          filterOn(field, { gte: value }),
+          filterOn(field, { lte: value }),
+          filterOn(field, { like: value }),
         );
       }
     }
     for (const input of inputs) {
-      const err = await trpcFailure(api.patient.search.query(input as never));
+      const err = await trpcFailure(api.patient.search.query(input));
       expect(err.data?.code, JSON.stringify(input)).toBe('BAD_REQUEST');
       expectNoEcho(JSON.stringify({ message: err.message, data: err.data }));
     }

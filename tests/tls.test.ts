@@ -20,6 +20,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../src/db/database.ts';
 import { databaseTls, DatabaseTlsError, resolveSsl, tlsFailureReason, type PgSsl } from '../src/db/tls.ts';
+import { toDatabaseError } from '../src/db/sql-client.ts';
 import { toApiError } from '../src/errors.ts';
 import { servePglite } from './support/pglite-server.ts';
 import { mikroOrm, startServerProcess } from './support/process.ts';
@@ -132,7 +133,8 @@ describe('sslmode and sslrootcert → the node-postgres ssl option (libpq meanin
     for (const other of [failure('connect ECONNREFUSED', 'ECONNREFUSED'), failure('password authentication failed', '28P01'), failure('no pg_hba.conf entry', '28000'), 'text']) {
       expect(tlsFailureReason(other)).toBeUndefined();
     }
-    expect(toApiError(failure('unable to verify the first certificate', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE')).code).toBe('SERVICE_UNAVAILABLE');
+    // The SQL client turns such a failure into DatabaseUnavailableError, which the error table answers with 503.
+    expect(toApiError(toDatabaseError(failure('unable to verify the first certificate', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'))).code).toBe('SERVICE_UNAVAILABLE');
   });
 });
 

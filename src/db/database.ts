@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { formatImportProblems, formatImportSummary, ImportFileError, importPatients, readSeedFile } from '../patients/patient.import.ts';
 import { createDataDir, prepareDataDir } from './data-dir.ts';
 import { EMBEDDED_URL, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
-import { createOrmOptions, MIGRATIONS_RUNTIME_DIR, MIGRATIONS_TABLE } from './orm-options.ts';
+import { createOrmOptions, createRequestPool, MIGRATIONS_RUNTIME_DIR, MIGRATIONS_TABLE } from './orm-options.ts';
 import { createSqlClient, type SqlClient } from './sql-client.ts';
 import { StartupError } from './startup-error.ts';
 import { connectionStringWithoutQuery, databaseTls, resolveSsl, tlsFailure, type PgSsl, type SslMode } from './tls.ts';
@@ -16,7 +16,7 @@ export { StartupError } from './startup-error.ts';
 
 export interface Database {
   readonly orm: MikroORM;
-  /** Plain SQL on the ORM's pool, for the request paths. */
+  /** Plain SQL on the request pool (sql-client.ts), for the request paths. */
   readonly sql: SqlClient;
   readonly kind: 'embedded' | 'external';
   /** One `select 1` round trip, false on failure or after `timeoutMs`. */
@@ -77,6 +77,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     server = { url: opts.databaseUrl, mode: tls.mode, ssl };
   }
   let orm: MikroORM | undefined;
+  let db: Database | undefined;
   try {
     orm = await MikroORM.init(
       createOrmOptions({
@@ -88,11 +89,22 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
         log: (message) => opts.logger.debug({ component: 'orm' }, message),
       }),
     );
-    const db = createDatabase(orm, embedded, connector ? 'embedded' : 'external');
+    const sql = createSqlClient({
+      pool: createRequestPool({
+        clientUrl: opts.databaseUrl ?? EMBEDDED_URL,
+        ...(connector ? { stream: connector.stream } : {}),
+        ...(server ? { ssl: server.ssl } : {}),
+        poolMax: opts.poolMax,
+        ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
+      }),
+      maxWaitMs: opts.timeouts?.acquireMs ?? DEFAULT_ACQUIRE_MS,
+    });
+    db = createDatabase(orm, sql, embedded, connector ? 'embedded' : 'external');
     if (embedded) await applyMigrations(orm, { apply: true, logger: opts.logger });
     else if (connector) await applyMigrations(orm, { apply: opts.migrateOnStart, logger: opts.logger });
     else if (server) {
-      await untilReachable(() => selectOne(db, 2_000), { mode: server.mode, deadline, waitMs, logger: opts.logger });
+      const opened = db;
+      await untilReachable(() => selectOne(opened, 2_000), { mode: server.mode, deadline, waitMs, logger: opts.logger });
       // Whether the connection is encrypted is worth a line: with sslmode=prefer it depends on the server.
       opts.logger.info({ sslmode: server.mode, tls: server.ssl !== false }, 'connected to the database');
       if (opts.migrateOnStart) await withMigrationLock(server, () => applyMigrations(orm!, { apply: true, logger: opts.logger }));
@@ -100,8 +112,11 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     }
     return db;
   } catch (error) {
-    await orm?.close(true).catch(() => undefined);
-    await embedded?.stop().catch(() => undefined);
+    if (db) await db.close().catch(() => undefined);
+    else {
+      await orm?.close(true).catch(() => undefined);
+      await embedded?.stop().catch(() => undefined);
+    }
     throw error;
   }
 }
@@ -123,6 +138,7 @@ export async function openEmbedded(opts: Pick<OpenDatabaseOptions, 'dataDir' | '
 async function firstStart(location: string, opts: Pick<OpenDatabaseOptions, 'dataDir' | 'seedFile' | 'logger'>) {
   const embedded = await startEmbeddedPostgres(location, { fresh: true });
   let orm: MikroORM | undefined;
+  let db: Database | undefined;
   try {
     orm = await MikroORM.init(createOrmOptions({ clientUrl: EMBEDDED_URL, stream: embedded.connect, poolMax: 2, log: (m) => opts.logger.debug({ component: 'orm' }, m) }));
     await applyMigrations(orm, { apply: true, logger: opts.logger });
@@ -236,9 +252,11 @@ async function pendingMigrations(orm: MikroORM): Promise<string[]> {
   return files.filter((f) => !applied.has(f)).sort();
 }
 
-function createDatabase(orm: MikroORM, embedded: EmbeddedPostgres | undefined, kind: Database['kind']): Database {
+/** Without DB_ACQUIRE_TIMEOUT_MS (tools, tests): what knex's pool waited by default. */
+const DEFAULT_ACQUIRE_MS = 60_000;
+
+function createDatabase(orm: MikroORM, sql: SqlClient & { close(): Promise<void> }, embedded: EmbeddedPostgres | undefined, kind: Database['kind']): Database {
   let closed = false;
-  const sql = createSqlClient(orm);
   return {
     orm,
     sql,
@@ -261,6 +279,7 @@ function createDatabase(orm: MikroORM, embedded: EmbeddedPostgres | undefined, k
     async close() {
       if (closed) return;
       closed = true;
+      await sql.close().catch(() => undefined);
       await orm.close(true);
       await embedded?.stop();
     },

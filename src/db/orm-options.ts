@@ -2,7 +2,8 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { Patient } from '../patients/patient.entity.ts';
-import type { PgSsl } from './tls.ts';
+import pg from 'pg';
+import { connectionStringWithoutQuery, type PgSsl } from './tls.ts';
 
 const root = (dir: string) => fileURLToPath(new URL(`../../${dir}`, import.meta.url));
 
@@ -43,6 +44,44 @@ export interface OrmOptionsInput {
   log?: (message: string) => void;
 }
 
+/** node-postgres settings of every connection, MikroORM's and the request pool's alike. */
+function connectionSettings({ stream, ssl, timeouts }: Pick<OrmOptionsInput, 'stream' | 'ssl' | 'timeouts'>) {
+  return {
+    application_name: 'health-management-api',
+    keepAlive: true,
+    ...(stream ? { stream } : {}),
+    ...(ssl !== undefined ? { ssl } : {}),
+    ...(timeouts
+      ? {
+          statement_timeout: timeouts.statementMs,
+          query_timeout: timeouts.statementMs + 1000,
+          connectionTimeoutMillis: timeouts.connectMs,
+        }
+      : {}),
+  };
+}
+
+/**
+ * The request paths' own pool (sql-client.ts): same server, TLS and limits as MikroORM's. Getting
+ * a connection, free or new, is bounded by the acquire timeout (pg-pool applies its
+ * `connectionTimeoutMillis` to the wait and to connecting a new client).
+ */
+export function createRequestPool({ clientUrl, poolMax, timeouts, stream, ssl }: OrmOptionsInput): pg.Pool {
+  const pool = new pg.Pool({
+    ...connectionSettings({ stream, ssl, timeouts }),
+    // MikroORM reads only user, password, host, port and database from the URL; so does this pool
+    // (TLS comes through `ssl`, never from the URL's sslmode).
+    connectionString: connectionStringWithoutQuery(clientUrl),
+    max: poolMax,
+    min: 0,
+    // Like knex's acquire timeout before it: the whole wait for a connection, making one included.
+    ...(timeouts ? { connectionTimeoutMillis: timeouts.acquireMs } : {}),
+  });
+  // A connection that breaks while idle is dropped by the pool; the next statement connects anew.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
 /**
  * The one MikroORM configuration, shared by the server, the CLI (`mikro-orm.config.ts`) and tests.
  * `debug` stays off: MikroORM's query log prints parameter values, i.e. patient data.
@@ -67,19 +106,7 @@ export function createOrmOptions({ clientUrl, poolMax, log, timeouts, stream, ss
         deprecate: () => undefined,
         debug: () => undefined,
       },
-      connection: {
-        application_name: 'health-management-api',
-        keepAlive: true,
-        ...(stream ? { stream } : {}),
-        ...(ssl !== undefined ? { ssl } : {}),
-        ...(timeouts
-          ? {
-              statement_timeout: timeouts.statementMs,
-              query_timeout: timeouts.statementMs + 1000,
-              connectionTimeoutMillis: timeouts.connectMs,
-            }
-          : {}),
-      },
+      connection: connectionSettings({ stream, ssl, timeouts }),
     },
     extensions,
     preferTs: FROM_TYPESCRIPT,

@@ -1,20 +1,21 @@
-import { DriverException } from '@mikro-orm/core';
-import type { MikroORM } from '@mikro-orm/postgresql';
 import { createHash } from 'node:crypto';
-import type pg from 'pg';
-import { createSerialQueue } from './wait-queue.ts';
+import pg from 'pg';
+import { DatabaseBusyError, DatabaseError, DatabaseUnavailableError } from './errors.ts';
+import { createSerialQueue } from './group-queue.ts';
+import { tlsFailureReason } from './tls.ts';
 
 /**
- * Plain SQL on MikroORM's own connection pool, for the request paths.
+ * Plain SQL for the request paths, on a `pg.Pool` of the service's own (public node-postgres
+ * API; MikroORM keeps its own small pool for migrations and the importer).
  *
  * `em.execute` would do the same work through two more layers (MikroORM formats the values into
  * the SQL text, knex re-parses it, wraps the call in its runner and logger): about a fifth of a
- * request's CPU time, measured. Here a statement goes straight to the pooled `pg` client with
- * its values bound as parameters, and a failure is converted by MikroORM's driver into the same
- * exception classes (`UniqueConstraintViolationException`, ...) the error boundary maps.
+ * request's CPU time, measured. Here a statement goes straight to a pooled `pg` client with its
+ * values bound as parameters, and a failure becomes DatabaseError (with its SQLSTATE),
+ * DatabaseUnavailableError or DatabaseBusyError (db/errors.ts), which the error table answers.
  *
- * Same pool, same limits: the acquire timeout, statement_timeout and query_timeout of the ORM
- * configuration apply unchanged.
+ * Limits: DB_ACQUIRE_TIMEOUT_MS bounds the wait for a connection, DB_STATEMENT_TIMEOUT_MS each
+ * statement (statement_timeout on the server, query_timeout one second later on the client).
  */
 export interface SqlClient {
   /**
@@ -75,15 +76,32 @@ const isStalePreparedStatement = (error: unknown) => {
 
 class StaleStatement extends Error {}
 
-interface KnexClient {
-  acquireConnection(): Promise<pg.PoolClient>;
-  releaseConnection(connection: pg.PoolClient): Promise<unknown>;
+/** A pool's own "no connection in time" (pg-pool says it in its message only). */
+const POOL_TIMEOUT = /timeout exceeded when trying to connect/;
+/** node-postgres client-side failures that mean the connection is gone; their messages hold no data. */
+const CONNECTION_LOST = /Connection terminated|Query read timeout|timeout expired|connection error|not queryable|Connection ended/i;
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH']);
+
+/** A driver failure as one of db/errors.ts' classes; anything else (a bug) as it is. */
+export function toDatabaseError(error: unknown): unknown {
+  if (error instanceof DatabaseError || error instanceof DatabaseUnavailableError || error instanceof DatabaseBusyError) return error;
+  if (error instanceof pg.DatabaseError && typeof error.code === 'string') return new DatabaseError(error.code, { cause: error });
+  if (!(error instanceof Error)) return error;
+  if (POOL_TIMEOUT.test(error.message)) return new DatabaseBusyError();
+  const code = (error as { code?: unknown }).code;
+  if ((typeof code === 'string' && SOCKET_CODES.has(code)) || tlsFailureReason(error) || CONNECTION_LOST.test(error.message)) {
+    return new DatabaseUnavailableError({ cause: error });
+  }
+  return error;
 }
 
-export function createSqlClient(orm: MikroORM): SqlClient {
-  const connection = orm.em.getConnection();
-  const driver = orm.em.getDriver();
-  const client = connection.getKnex().client as unknown as KnexClient;
+export interface SqlClientOptions {
+  pool: pg.Pool;
+  /** The pool's wait for a connection (DB_ACQUIRE_TIMEOUT_MS): queues in front of it keep to it too. */
+  maxWaitMs: number;
+}
+
+export function createSqlClient({ pool, maxWaitMs }: SqlClientOptions): SqlClient & { close(): Promise<void> } {
   /** Each distinct SQL text, with `?` turned into `$n` once, and its statement name. */
   const statements = new Map<string, Statement>();
   let named = 0;
@@ -101,6 +119,14 @@ export function createSqlClient(orm: MikroORM): SqlClient {
     return statement;
   };
 
+  const acquire = async () => {
+    try {
+      return await pool.connect();
+    } catch (error) {
+      throw toDatabaseError(error);
+    }
+  };
+
   /**
    * PGlite (embedded, or served over a socket) runs every pooled connection in one backend session,
    * and pglite-socket interleaves the protocol messages of different connections one by one. Two
@@ -112,51 +138,41 @@ export function createSqlClient(orm: MikroORM): SqlClient {
   let detecting: Promise<boolean> | undefined;
   const isPglite = () => {
     detecting ??= (async () => {
-      const pgClient = await acquire();
+      const client = await acquire();
       try {
-        const { rows } = await pgClient.query<{ v: string }>('select version() as v');
+        const { rows } = await client.query<{ v: string }>('select version() as v');
+        client.release();
         return String(rows[0]?.v).includes('PGlite');
-      } finally {
-        await client.releaseConnection(pgClient);
+      } catch (error) {
+        client.release(true);
+        throw error;
       }
     })().catch((error: unknown) => {
       detecting = undefined;
-      throw toDbError(error);
+      throw toDatabaseError(error);
     });
     return detecting;
   };
 
-  /**
-   * A failure as MikroORM's exception classes, which the error boundary maps. KnexTimeoutError
-   * (pool exhausted) stays as it is: the boundary maps it to 503, like a failed connect.
-   */
-  const toDbError = (error: unknown) =>
-    error instanceof Error && (error.name === 'KnexTimeoutError' || error instanceof DriverException) ? error : driver.convertException(error as Error);
-
-  const acquire = async () => {
-    try {
-      return await client.acquireConnection();
-    } catch (error) {
-      throw toDbError(error);
-    }
-  };
-
   /** One statement on one pooled connection. */
   const runOnce = async <R>(text: string, values: unknown[], name: string | undefined): Promise<R[]> => {
-    const pgClient = await acquire();
+    const client = await acquire();
+    let broken = false;
     try {
-      const result = await pgClient.query<R & pg.QueryResultRow>(name ? { name, text, values } : { text, values });
+      const result = await client.query<R & pg.QueryResultRow>(name ? { name, text, values } : { text, values });
       return result.rows;
     } catch (error) {
+      const converted = toDatabaseError(error);
+      // A connection that failed under us is not handed out again.
+      broken = converted instanceof DatabaseUnavailableError;
       if (name && isStalePreparedStatement(error)) {
-        // This connection's copy of the statement is unusable: knex checks this mark before
-        // handing the connection out again, and drops it.
-        (pgClient as pg.PoolClient & { __knex__disposed?: string }).__knex__disposed = 'stale prepared statement';
+        // This connection's copy of the statement is unusable: drop the connection.
+        broken = true;
         throw new StaleStatement();
       }
-      throw toDbError(error);
+      throw converted;
     } finally {
-      await client.releaseConnection(pgClient);
+      client.release(broken);
     }
   };
 
@@ -171,7 +187,6 @@ export function createSqlClient(orm: MikroORM): SqlClient {
   };
 
   /** On PGlite, statements wait here for their turn, as long as a pool acquire may wait. */
-  const maxWaitMs = acquireTimeoutMs(orm);
   const serial = createSerialQueue(maxWaitMs);
   /** Known after the first query (no extra await per query after that). */
   let onPglite: boolean | undefined;
@@ -185,11 +200,6 @@ export function createSqlClient(orm: MikroORM): SqlClient {
       if (!onPglite) return run<R>(text, values, name);
       return serial(() => run<R>(text, values, undefined), options.urgent);
     },
+    close: () => pool.end(),
   };
-}
-
-/** The pool's acquire timeout (knex's default when none is configured). */
-function acquireTimeoutMs(orm: MikroORM): number {
-  const pool = orm.config.get('pool') as { acquireTimeoutMillis?: number } | undefined;
-  return pool?.acquireTimeoutMillis ?? 60_000;
 }

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { apiError } from '../errors.ts';
 import { publicOrigin } from './forwarded.ts';
 import { errorResponse, JSON_CONTENT_TYPE, type HttpResponse } from './types.ts';
 
 const require = createRequire(import.meta.url);
+const NOT_FOUND = apiError('NOT_FOUND', 'Not found');
 
 /** Swagger UI assets served from the local swagger-ui-dist package: no CDN, works offline. */
 const ASSETS: Record<string, string> = {
@@ -74,7 +76,7 @@ export function createDocsHandler(document: (serverUrl: string) => unknown, trus
 
   /** `headers`: the request's, for the public origin (without them, the document says `/`). */
   return (method: string, path: string, headers: Record<string, string> = {}): HttpResponse => {
-    if (method !== 'GET' && method !== 'HEAD') return errorResponse(404, 'NOT_FOUND', 'Not found');
+    if (method !== 'GET' && method !== 'HEAD') return errorResponse(NOT_FOUND);
     if (path === '/openapi.json') {
       return { status: 200, headers: { 'content-type': JSON_CONTENT_TYPE, 'cache-control': 'no-cache' }, body: openApiJson(headers) };
     }
@@ -86,7 +88,7 @@ export function createDocsHandler(document: (serverUrl: string) => unknown, trus
       return { status: 200, headers: { 'content-type': 'text/javascript; charset=utf-8', ...STATIC_HEADERS }, body: INIT };
     }
     const type = ASSETS[name];
-    if (!type) return errorResponse(404, 'NOT_FOUND', 'Not found');
+    if (!type) return errorResponse(NOT_FOUND);
     let body = cache.get(name);
     if (!body) {
       body = readFileSync(join(dir, name));

@@ -1,19 +1,16 @@
 import type { HttpRequest, HttpResponse } from './types.ts';
 
-export interface Routes {
+export interface Surfaces {
   trpc: (req: HttpRequest) => Promise<HttpResponse>;
   rest: (req: HttpRequest) => Promise<HttpResponse>;
   docs: (method: string, path: string, headers: Record<string, string>) => HttpResponse;
 }
 
-/** What a 503 (database unavailable, shutting down) tells clients to wait before retrying. */
-const RETRY_AFTER_SECONDS = '5';
-
 /** Headers for every response that can carry patient data: never cached, never sniffed. */
 const NO_STORE = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
 
 /** Sends each request to the tRPC API, the docs, or the REST shim (which answers 404 for the rest). */
-export function createRequestHandler({ trpc, rest, docs }: Routes) {
+export function createRequestHandler({ trpc, rest, docs }: Surfaces) {
   return async (req: HttpRequest): Promise<HttpResponse> => {
     const { path } = req;
     if (path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/')) {
@@ -21,8 +18,6 @@ export function createRequestHandler({ trpc, rest, docs }: Routes) {
     }
     const response = path === '/trpc' || path.startsWith('/trpc/') ? await trpc(req) : await rest(req);
     Object.assign(response.headers, NO_STORE);
-    if (response.status === 503) response.headers['retry-after'] = RETRY_AFTER_SECONDS;
-    if (response.status === 401) response.headers['www-authenticate'] = 'Bearer';
     return response;
   };
 }

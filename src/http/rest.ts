@@ -1,44 +1,53 @@
 import { TRPCError } from '@trpc/server';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
 import type { Logger } from 'pino';
-import type { Context, CreateContext } from '../trpc/context.ts';
-import type { RestMeta } from '../trpc/init.ts';
-import type { AppRouter } from '../trpc/router.ts';
-import { describeError } from '../logging.ts';
+import type { CreateContext, Context } from '../api/context.ts';
+import type { RestMeta } from '../api/trpc.ts';
+import type { AppRouter } from '../api/router.ts';
+import { JsonText } from '../core/json-text.ts';
+import { INTERNAL, restErrorBody, toApiError } from '../errors.ts';
+import { describeError } from '../logger.ts';
+import { publicOrigin } from './forwarded.ts';
 import { JSON_CONTENT_TYPE, type HttpRequest, type HttpResponse } from './types.ts';
 
 export interface RestHandlerOptions {
   router: AppRouter;
   createContext: CreateContext;
   logger: Logger;
+  /** Proxy hops trusted about the public scheme and host (config.trustProxy). */
+  trustProxy: number;
 }
 
 /**
- * The REST shim: trpc-to-openapi's handler for the procedures that declare `meta.openapi`.
- * It is built once (building it per request would re-create its route cache) and fed a minimal
- * request/response pair made from our `HttpRequest`.
+ * The REST shim: trpc-to-openapi's handler for the procedures that declare `meta.openapi`, built
+ * once (building it per request would re-create its route cache) and fed a minimal
+ * request/response pair made from our `HttpRequest`. The answer is then made here from what the
+ * procedure returned or threw: the status and headers its `meta.rest` asks for, a JsonText body
+ * as it is, an error from the error table (src/errors.ts).
  */
-export function createRestHandler({ router, createContext, logger }: RestHandlerOptions) {
+export function createRestHandler({ router, createContext, logger, trustProxy }: RestHandlerOptions) {
   const restMeta = collectRestMeta(router);
+  /** The adapter request of each context (responseMeta gets the context, not the request). */
+  const requests = new WeakMap<Context, AdapterRequest>();
   const handle = createOpenApiNodeHttpHandler({
     router,
     createContext: ({ req }) => {
       const r = req as unknown as AdapterRequest;
-      const { raw } = r;
-      r.context = createContext({ requestId: raw.requestId, url: r.url, headers: raw.headers, rawJson: true });
-      return r.context;
+      const ctx = createContext({ requestId: r.raw.requestId, authorization: r.raw.headers.authorization, results: 'json-text' });
+      requests.set(ctx, r);
+      return ctx;
     },
     responseMeta: ({ paths, data, errors, ctx }) => {
-      if (errors.length > 0) return {};
-      const meta = paths?.length === 1 ? restMeta.get(paths[0] as string) : undefined;
+      const r = ctx && requests.get(ctx);
+      if (!r || errors.length > 0) return {};
       const result = data[0];
-      return { status: meta?.status?.(result) ?? meta?.successStatus ?? 200, headers: { ...ctx?.responseHeaders } };
+      r.outcome = { path: paths?.[0], result };
+      // We send its text ourselves: trpc-to-openapi's own JSON.stringify of it is then free.
+      if (result instanceof JsonText) result.claim();
+      return {};
     },
     onError: ({ error, path, req }) => {
-      (req as unknown as { failed: boolean }).failed = true;
-      if (error.code === 'INTERNAL_SERVER_ERROR') {
-        logger.error({ path, err: describeError(error.cause ?? error) }, 'REST procedure failed');
-      }
+      (req as unknown as AdapterRequest).outcome = { path, error };
     },
   });
 
@@ -47,9 +56,23 @@ export function createRestHandler({ router, createContext, logger }: RestHandler
     const { res, result } = createResponse();
     await handle(req as never, res as never);
     const response = await result;
-    if (req.failed) response.body = toErrorBody(response.status, response.body);
-    // A list serialised by PostgreSQL replaces the placeholder the procedure returned.
-    else if (req.context?.rawJson?.body !== undefined) response.body = req.context.rawJson.body;
+    const outcome = req.outcome;
+    if (!outcome || 'error' in outcome) {
+      const api = outcome ? toApiError(outcome.error) : INTERNAL;
+      if (api.code === 'INTERNAL_SERVER_ERROR') {
+        const cause = outcome?.error instanceof Error ? (outcome.error.cause ?? outcome.error) : outcome?.error;
+        logger.error({ path: outcome?.path, err: describeError(cause) }, 'REST procedure failed');
+      }
+      return { status: api.status, headers: { 'content-type': JSON_CONTENT_TYPE, ...api.headers }, body: restErrorBody(api) };
+    }
+    const meta = outcome.path ? restMeta.get(outcome.path) : undefined;
+    const answer = outcome.result;
+    if (meta?.headers) {
+      const { host, proto } = publicOrigin(request.headers, trustProxy);
+      Object.assign(response.headers, meta.headers(answer, { url: req.url, host, proto }));
+    }
+    response.status = meta?.status?.(answer) ?? meta?.successStatus ?? 200;
+    if (answer instanceof JsonText) response.body = answer.text;
     return response;
   };
 }
@@ -61,20 +84,6 @@ function collectRestMeta(router: AppRouter): Map<string, RestMeta> {
     if (meta) map.set(path, meta);
   }
   return map;
-}
-
-/**
- * REST error bodies are `{ message, code, issues? }`: nothing of tRPC's internal envelope.
- * A 404 is json-server's `{}`, for an unknown route and an unknown patient alike.
- */
-function toErrorBody(status: number, body: string | Uint8Array): string {
-  if (status === 404) return '{}';
-  try {
-    const parsed = JSON.parse(String(body)) as { message?: unknown; code?: unknown; issues?: unknown };
-    return JSON.stringify({ message: parsed.message, code: parsed.code, ...(parsed.issues ? { issues: parsed.issues } : {}) });
-  } catch {
-    return JSON.stringify({ message: 'Internal server error', code: 'INTERNAL_SERVER_ERROR' });
-  }
 }
 
 /**
@@ -97,9 +106,8 @@ interface AdapterRequest {
   headers: { get(name: string): string | null };
   readonly body: unknown;
   raw: HttpRequest;
-  context?: Context;
-  /** Set by onError: the body is an error envelope to reduce. */
-  failed: boolean;
+  /** What the procedure answered, or the error (set by responseMeta / onError). */
+  outcome?: { path: string | undefined; result: unknown } | { path: string | undefined; error: unknown };
 }
 
 /**
@@ -143,8 +151,7 @@ function toAdapterRequest(request: HttpRequest): AdapterRequest {
       },
     },
     raw: { value: request },
-    context: { value: undefined, writable: true },
-    failed: { value: false, writable: true },
+    outcome: { value: undefined, writable: true },
   });
 }
 

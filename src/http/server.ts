@@ -4,10 +4,11 @@ import { createServer as createProbe } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import uWS from 'uWebSockets.js';
+import { apiError, INTERNAL } from '../errors.ts';
 import type { Cors } from './cors.ts';
-import { describeError } from '../logging.ts';
+import { describeError } from '../logger.ts';
 import { clientAddress } from './forwarded.ts';
-import type { RouteTemplate } from './routes.ts';
+import type { RouteTemplate } from './route-template.ts';
 import { createAbortState, createRequest, errorResponse, type Handler, type HttpRequest, type HttpResponse } from './types.ts';
 
 /** The port could not be bound (taken, or not allowed). */
@@ -45,7 +46,7 @@ export interface HttpServer {
   close(graceMs: number): Promise<boolean>;
 }
 
-const CLIENT_CLOSED = errorResponse(499, 'CLIENT_CLOSED_REQUEST', 'Client closed request');
+const CLIENT_CLOSED = errorResponse(apiError('CLIENT_CLOSED_REQUEST', 'Client closed request'));
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -139,7 +140,7 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
     });
 
     if (closing) {
-      finish(res, state, meta, errorResponse(503, 'SERVICE_UNAVAILABLE', 'Server is shutting down', { 'retry-after': '5' }), started, true);
+      finish(res, state, meta, errorResponse(apiError('SERVICE_UNAVAILABLE', 'Server is shutting down')), started, true);
       return;
     }
     if (method === 'OPTIONS') {
@@ -155,7 +156,7 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
         (error: unknown) => {
           // Only the error's class and code: its message could quote patient data.
           logger.error({ reqId: requestId, err: describeError(error) }, 'unhandled error in request handler');
-          finish(res, state, meta, errorResponse(500, 'INTERNAL_SERVER_ERROR', 'Internal server error'), started);
+          finish(res, state, meta, errorResponse(INTERNAL), started);
         },
       );
     };
@@ -174,7 +175,7 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
     let size = 0;
     // A body that trickles in too slowly ties up a connection: cut it off.
     const timer = setTimeout(() => {
-      if (!state.dispatched) finish(res, state, meta, errorResponse(408, 'TIMEOUT', 'Request body not received in time'), started, true);
+      if (!state.dispatched) finish(res, state, meta, errorResponse(apiError('TIMEOUT', 'Request body not received in time')), started, true);
     }, requestTimeoutMs);
     timer.unref();
     res.onData((chunk, isLast) => {
@@ -261,5 +262,5 @@ async function whyNotListening(host: string, port: number): Promise<string> {
 }
 
 function tooLarge(limit: number): HttpResponse {
-  return errorResponse(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds the limit of ${limit} bytes`);
+  return errorResponse(apiError('PAYLOAD_TOO_LARGE', `Request body exceeds the limit of ${limit} bytes`));
 }

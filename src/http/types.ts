@@ -1,3 +1,5 @@
+import { restErrorBody, type ApiError } from '../errors.ts';
+
 /** The transport-neutral request the uWS layer hands to the handlers (copied out of uWS). */
 export interface HttpRequest {
   /** Upper-case method. */
@@ -80,7 +82,7 @@ export function json(status: number, value: unknown, headers: Record<string, str
   return { status, headers: { 'content-type': JSON_CONTENT_TYPE, ...headers }, body: JSON.stringify(value) };
 }
 
-/** The body of every error the HTTP layer produces itself: `{ message, code }`. */
-export function errorResponse(status: number, code: string, message: string, headers?: Record<string, string>): HttpResponse {
-  return json(status, { message, code }, headers);
+/** An error answer from the error table (src/errors.ts), with its status, headers and body. */
+export function errorResponse(error: ApiError, headers: Record<string, string> = {}): HttpResponse {
+  return { status: error.status, headers: { 'content-type': JSON_CONTENT_TYPE, ...error.headers, ...headers }, body: restErrorBody(error) };
 }

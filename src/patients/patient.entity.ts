@@ -1,9 +1,7 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { GENDERS, MAX_AGE, MIN_AGE } from './patient.fields.ts';
 
-export const GENDERS = ['Male', 'Female', 'Other'] as const;
-export type Gender = (typeof GENDERS)[number];
-export const MIN_AGE = 0;
-export const MAX_AGE = 150;
+type Gender = (typeof GENDERS)[number];
 
 const sortIndex = (name: string, columns: string) => ({
   name,
@@ -11,7 +9,9 @@ const sortIndex = (name: string, columns: string) => ({
 });
 
 /**
- * The `patients` table. The database enforces what the API validates (lengths, non-null,
+ * The `patients` table, as MikroORM knows it (migrations, the importer). Its columns are those of
+ * the field descriptor (patient.fields.ts); tests/resource.test.ts checks that the two agree.
+ * The database enforces what the API validates (lengths, non-null,
  * unique patient_id, age range, gender set), so no code path can store a bad row.
  * `lastVisit` is a `date` column read back as a `YYYY-MM-DD` string: no timezone drift.
  */

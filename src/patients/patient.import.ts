@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
+import { INT_MAX } from '../core/resource.ts';
 import { Patient, type PatientEntity } from './patient.entity.ts';
-import { toPatientColumns } from './patient.mapper.ts';
-import { INT_MAX } from './patient.query.ts';
+import { patients } from './patient.fields.ts';
 import { patientInput, type PatientInput } from './patient.schemas.ts';
 
 /**
@@ -44,6 +44,9 @@ export class ImportFileError extends Error {
 const fileShape = z.object({ patients: z.array(z.unknown()) });
 const recordId = z.number().int().positive().max(INT_MAX);
 const CHUNK = 1000;
+/** The field that must be unique besides the id (its API name and entity property). */
+const UNIQUE = patients.uniqueNames[0]!;
+const UNIQUE_PROPERTY = patients.fields[UNIQUE].property;
 
 interface ValidRecord {
   index: number;
@@ -104,7 +107,7 @@ function validateRecords(records: unknown[]) {
   const valid: ValidRecord[] = [];
   const problems: ImportProblem[] = [];
   const seenIds = new Set<number>();
-  const seenPatientIds = new Set<string>();
+  const seenUnique = new Set<unknown>();
   records.forEach((record, index) => {
     if (typeof record !== 'object' || record === null || Array.isArray(record)) {
       problems.push({ index, issues: [{ path: '', message: 'must be an object' }] });
@@ -125,11 +128,11 @@ function validateRecords(records: unknown[]) {
     if (idResult.success && seenIds.has(idResult.data)) {
       issues.push({ path: 'id', message: 'duplicate id in the file' });
     }
-    if (parsed.success && seenPatientIds.has(parsed.data.patientID)) {
-      issues.push({ path: 'patientID', message: 'duplicate patientID in the file' });
+    if (parsed.success && seenUnique.has(parsed.data[UNIQUE])) {
+      issues.push({ path: UNIQUE, message: `duplicate ${UNIQUE} in the file` });
     }
     if (idResult.success) seenIds.add(idResult.data);
-    if (parsed.success) seenPatientIds.add(parsed.data.patientID);
+    if (parsed.success) seenUnique.add(parsed.data[UNIQUE]);
     if (issues.length > 0 || !idResult.success || !parsed.success) {
       problems.push({ index, issues });
       return;
@@ -143,28 +146,28 @@ async function importChunk(tx: EntityManager, chunk: ValidRecord[], report: Impo
   const byId = new Map(
     (await tx.find(Patient, { id: { $in: chunk.map((r) => r.id) } })).map((p) => [p.id, p] as const),
   );
-  // A patientID already held by another row would break the unique constraint: report it.
+  // A unique value already held by another row would break the unique constraint: report it.
   const holders = await tx.find(
     Patient,
-    { patientId: { $in: chunk.map((r) => r.input.patientID) } },
-    { fields: ['id', 'patientId'] },
+    { [UNIQUE_PROPERTY]: { $in: chunk.map((r) => r.input[UNIQUE]) } },
+    { fields: ['id', UNIQUE_PROPERTY as 'id'] },
   );
-  const holderOf = new Map(holders.map((p) => [p.patientId, p.id] as const));
+  const holderOf = new Map(holders.map((p) => [(p as unknown as Record<string, unknown>)[UNIQUE_PROPERTY], p.id] as const));
 
   for (const record of chunk) {
-    const holder = holderOf.get(record.input.patientID);
+    const holder = holderOf.get(record.input[UNIQUE]);
     if (holder !== undefined && holder !== record.id) {
       report.problems.push({
         index: record.index,
-        issues: [{ path: 'patientID', message: 'already used by another patient in the database' }],
+        issues: [{ path: UNIQUE, message: 'already used by another patient in the database' }],
       });
       continue;
     }
-    const columns = toPatientColumns(record.input);
+    const columns = patients.toProperties(record.input) as Partial<PatientEntity>;
     const existing = byId.get(record.id);
     if (!existing) {
       report.inserted++;
-      if (!dryRun) tx.create(Patient, { id: record.id, ...columns });
+      if (!dryRun) tx.create(Patient, { id: record.id, ...columns } as PatientEntity);
     } else if (sameColumns(existing, columns)) {
       report.unchanged++;
     } else {
@@ -175,7 +178,7 @@ async function importChunk(tx: EntityManager, chunk: ValidRecord[], report: Impo
   if (!dryRun) await tx.flush();
 }
 
-function sameColumns(existing: PatientEntity, columns: ReturnType<typeof toPatientColumns>): boolean {
+function sameColumns(existing: PatientEntity, columns: Partial<PatientEntity>): boolean {
   return (Object.keys(columns) as (keyof typeof columns)[]).every((key) => existing[key] === columns[key]);
 }
 

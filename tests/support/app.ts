@@ -1,4 +1,6 @@
 import { Writable } from 'node:stream';
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import type { AppRouter } from '../../src/client.ts';
 import { startApp, type App } from '../../src/app.ts';
 import { parseConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -13,9 +15,20 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
+/** What the typed client takes and answers, procedure by procedure, as the router declares it. */
+export type RouterInputs = inferRouterInputs<AppRouter>;
+export type RouterOutputs = inferRouterOutputs<AppRouter>;
+/** A patient as `patient.create` (and POST /patients) takes it. */
+export type PatientInput = RouterInputs['patient']['create'];
+/** What `patient.search` takes. */
+export type PatientSearchInput = RouterInputs['patient']['search'];
+
 /**
  * The real service on an ephemeral port over a fresh, migrated test database. Logs are captured
  * at `trace` level so tests can check what would reach an operator.
+ *
+ * Request coalescing is off (`COALESCE_READS=false`), so every request runs on its own and a test
+ * sees its own request's answer; the coalescing tests pass `COALESCE_READS: 'true'`.
  */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const db = await createTestDatabase();
@@ -32,6 +45,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     MIGRATE_ON_START: 'true',
     DB_POOL_MAX: '4',
     LOG_LEVEL: 'trace',
+    COALESCE_READS: 'false',
     ...env,
   });
   try {
@@ -52,7 +66,11 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   }
 }
 
-export const samplePatient = (overrides: Record<string, unknown> = {}) => ({
+/**
+ * A valid patient for the typed client and for REST. Invalid bodies are built outside it
+ * (`{ ...samplePatient(), age: '40' }`), so a typed call with one does not compile.
+ */
+export const samplePatient = (overrides: Partial<PatientInput> = {}): PatientInput => ({
   patientID: 'P900',
   name: 'Test Patient',
   age: 40,

@@ -55,12 +55,13 @@ export interface ServerProcess {
 
 /**
  * Starts the server as `npm start` does, from the bundle (dist/src/main.cjs, built by the test
- * setup), as one node process (no npm/npx in between, so signals reach it).
+ * setup), as one node process (no npm/npx in between, so signals reach it). Request coalescing is
+ * off unless `env` sets COALESCE_READS (see startTestApp).
  */
 export function startServerProcess(env: Record<string, string | undefined>): ServerProcess {
   const child = spawn(process.execPath, ['dist/src/main.cjs'], {
     cwd: ROOT,
-    env: childEnv({ PORT: '0', ...env }),
+    env: childEnv({ PORT: '0', COALESCE_READS: 'false', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

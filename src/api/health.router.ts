@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { publicProcedure } from '../trpc/init.ts';
+import { publicProcedure } from './trpc.ts';
 
 export const healthOutput = z
   .object({

@@ -1,17 +1,8 @@
 import { z } from 'zod';
-import {
-  canonicalDate,
-  canonicalInt,
-  FIELD_KIND,
-  isPatientField,
-  PATIENT_FIELDS,
-  QueryError,
-  toPostgresRegexAny,
-  type Condition,
-  type ListQuery,
-  type PatientField,
-  type SortKey,
-} from './patient.query.ts';
+import { QueryError } from './errors.ts';
+import { canonicalDate, canonicalInt, type Condition, type ListQuery, type SortKey } from './list-query.ts';
+import { toPostgresRegexAny } from './regex.ts';
+import type { Resource } from './resource.ts';
 
 /**
  * json-server 0.17.4's list query syntax (`GET /patients?...`), read into a `ListQuery`, with the
@@ -38,18 +29,18 @@ const first = (v: unknown): string | undefined => all(v)[0];
 /** json-server tests these with JS truthiness: present and not the empty string. */
 const present = (v: string | undefined): v is string => v !== undefined && v !== '';
 
-export function parseJsonServerQuery(raw: RawQuery): { query: ListQuery; paging: Paging } {
+export function parseJsonServerQuery(r: Resource, raw: RawQuery): { query: ListQuery; paging: Paging } {
   const where: Condition[] = [];
   for (const [rawKey, value] of Object.entries(raw)) {
     if (all(value).length === 0) continue;
     const key = rawKey.endsWith('[]') ? rawKey.slice(0, -2) : rawKey;
     if (RESERVED.has(key)) continue;
-    const condition = toCondition(key, all(value));
+    const condition = toCondition(r, key, all(value));
     if (condition) where.push(condition);
   }
 
   const q = first(raw.q);
-  const sort = parseSort(raw._sort, first(raw._order));
+  const sort = parseSort(r, raw._sort, first(raw._order));
   const { offset, limit, paging } = parseSlice(raw);
   return {
     query: { where, ...(present(q) ? { q } : {}), sort, offset, limit, withTotal: paging.total },
@@ -57,31 +48,31 @@ export function parseJsonServerQuery(raw: RawQuery): { query: ListQuery; paging:
   };
 }
 
-function toCondition(key: string, values: string[]): Condition | undefined {
-  if (isPatientField(key)) return equals(key, values);
+function toCondition(r: Resource, key: string, values: string[]): Condition | undefined {
+  if (r.isField(key)) return equals(r, key, values);
   const match = OPERATOR.exec(key);
   // A plain parameter that is not a field is ignored; an operator on an unknown field matches nothing.
   if (!match) return undefined;
   const [, name = '', suffix] = match;
-  if (!isPatientField(name)) return { op: 'none' };
+  if (!r.isField(name)) return { op: 'none' };
   switch (suffix) {
     case '_ne':
-      return { op: 'notIn', field: name, values: values.map((v) => typed(name, v)).filter((v) => v !== undefined) };
+      return { op: 'notIn', field: name, values: values.map((v) => typed(r, name, v)).filter((v) => v !== undefined) };
     case '_like':
       return likeAny(name, values);
     default:
-      return range(name, suffix === '_gte' ? 'gte' : 'lte', values);
+      return range(r, name, suffix === '_gte' ? 'gte' : 'lte', values);
   }
 }
 
 /** `field=v`: `String(record.field) === v`; repeated values are ORed. */
-function equals(field: PatientField, values: string[]): Condition {
-  return { op: 'in', field, values: values.map((v) => typed(field, v)).filter((v) => v !== undefined) };
+function equals(r: Resource, field: string, values: string[]): Condition {
+  return { op: 'in', field, values: values.map((v) => typed(r, field, v)).filter((v) => v !== undefined) };
 }
 
 /** The column value whose text form is exactly `v`; undefined when no value can have that form. */
-function typed(field: PatientField, v: string): string | number | undefined {
-  switch (FIELD_KIND[field]) {
+function typed(r: Resource, field: string, v: string): string | number | undefined {
+  switch (r.kind(field)) {
     case 'int':
       return canonicalInt(v);
     case 'date':
@@ -92,7 +83,7 @@ function typed(field: PatientField, v: string): string | number | undefined {
 }
 
 /** `field_like=v`: `new RegExp(v, 'i')` on the text form; repeated values are ORed (and bounded together). */
-function likeAny(field: PatientField, values: string[]): Condition {
+function likeAny(field: string, values: string[]): Condition {
   return { op: 'regex', field, pattern: toPostgresRegexAny(values) };
 }
 
@@ -101,9 +92,9 @@ function likeAny(field: PatientField, values: string[]): Condition {
  * value: numeric for numbers (`Number(v)`, so '' is 0 and 'abc' matches nothing), code-point
  * order for strings. Repeated values are ORed, as json-server does.
  */
-function range(field: PatientField, op: 'gte' | 'lte', values: string[]): Condition {
+function range(r: Resource, field: string, op: 'gte' | 'lte', values: string[]): Condition {
+  const numeric = r.kind(field) === 'int';
   if (values.length !== 1) {
-    const numeric = FIELD_KIND[field] === 'int';
     const bounds = values.map((v) => (numeric ? Number(v) : v)).filter((v) => v === v);
     if (bounds.length === 0) return { op: 'none' };
     // OR of `x >= a`, `x >= b`... is `x >= min`; OR of `x <= a`... is `x <= max`.
@@ -111,7 +102,7 @@ function range(field: PatientField, op: 'gte' | 'lte', values: string[]): Condit
     return { op, field, value: (op === 'gte' ? sorted[0] : sorted.at(-1)) as string | number };
   }
   const v = values[0] as string;
-  if (FIELD_KIND[field] === 'int') {
+  if (numeric) {
     const n = Number(v);
     return Number.isNaN(n) ? { op: 'none' } : { op, field, value: n };
   }
@@ -119,14 +110,14 @@ function range(field: PatientField, op: 'gte' | 'lte', values: string[]): Condit
 }
 
 /** `_sort=a,b&_order=asc,desc`: lodash orderBy; unknown fields are skipped, order is case-insensitive. */
-function parseSort(rawSort: unknown, order: string | undefined): SortKey[] {
+function parseSort(r: Resource, rawSort: unknown, order: string | undefined): SortKey[] {
   // json-server answers a repeated _sort with a 500; we read it as one comma-separated list.
   const fields = all(rawSort).join(',');
   if (!present(fields)) return [];
   const orders = (order ?? '').split(',').map((o) => o.toLowerCase());
   const keys: SortKey[] = [];
   fields.split(',').forEach((field, i) => {
-    if (isPatientField(field)) keys.push({ field, desc: orders[i] === 'desc' });
+    if (r.isField(field)) keys.push({ field, desc: orders[i] === 'desc' });
   });
   return keys;
 }
@@ -167,54 +158,11 @@ function parseSlice(raw: RawQuery): { offset: number; limit: number | null; pagi
   return { offset: 0, limit: null, paging: { total } };
 }
 
-/**
- * X-Total-Count, Link and Access-Control-Expose-Headers exactly as json-server sends them.
- * `url` is the request's original path and query; `host` and `proto` what the client used (its
- * Host header and `http`, unless a trusted proxy said otherwise).
- */
-export function jsonServerHeaders(
-  paging: Paging,
-  total: number,
-  returned: number,
-  { url, host, proto }: { url: string; host: string | undefined; proto: 'http' | 'https' },
-): Record<string, string> {
-  if (!paging.total) return {};
-  const headers: Record<string, string> = {
-    'x-total-count': String(total),
-    'access-control-expose-headers': paging.page ? 'X-Total-Count, Link' : 'X-Total-Count',
-  };
-  if (paging.page) headers.link = linkHeader(paging.page, total, returned, `${proto}://${host ?? 'localhost'}${url}`);
-  return headers;
-}
-
-/** json-server's `getPage` + Express `res.links`: first, prev, next, last, absent rels left out. */
-function linkHeader(page: NonNullable<Paging['page']>, total: number, returned: number, fullUrl: string): string {
-  const { number, size } = page;
-  if (returned === 0 || returned === total) return '';
-  const last = Math.ceil(total / size);
-  const rels: [string, number][] = [['first', 1]];
-  if (number > 1) rels.push(['prev', number - 1]);
-  if (number * size < total) rels.push(['next', number + 1]);
-  rels.push(['last', last]);
-  return rels.map(([rel, n]) => `<${pageUrl(fullUrl, page, n)}>; rel="${rel}"`).join(', ');
-}
-
-/**
- * json-server replaces the first textual `page=<current>`. For `_page=0` or `_page=abc` that text
- * is not in the URL and its links all point at the unchanged URL; we replace the `_page` value
- * itself instead, so the links work.
- */
-function pageUrl(fullUrl: string, page: NonNullable<Paging['page']>, n: number): string {
-  const current = `page=${page.number}`;
-  if (String(page.number) === page.raw && fullUrl.includes(current)) return fullUrl.replace(current, `page=${n}`);
-  return fullUrl.replace(/([?&]_page=)[^&]*/, `$1${n}`);
-}
-
-/** The REST list input: every documented json-server parameter, and any other key passed through. */
-function documentedParams() {
+/** Every documented json-server parameter of a resource's list. */
+function documentedParams(r: Resource) {
   const param = (description: string) => z.union([z.string(), z.array(z.string())]).optional().describe(description);
   const shape: Record<string, ReturnType<typeof param>> = {};
-  for (const f of PATIENT_FIELDS) {
+  for (const f of r.names) {
     shape[f] = param(`${f} equals the value (exact, case-sensitive; repeat for OR)`);
     shape[`${f}_ne`] = param(`${f} differs from the value (repeat for AND)`);
     shape[`${f}_gte`] = param(`${f} >= value (numbers numerically, text in code-point order)`);
@@ -231,4 +179,5 @@ function documentedParams() {
   return shape;
 }
 
-export const jsonServerListInput = z.looseObject(documentedParams()).optional();
+/** The REST list input of a resource: its documented json-server parameters, and any other key. */
+export const jsonServerListInput = (r: Resource) => z.looseObject(documentedParams(r)).optional();

@@ -1,6 +1,6 @@
-import { healthProcedure } from '../health/health.router.ts';
-import { patientRouter } from '../patients/patient.router.ts';
-import { router } from './init.ts';
+import { healthProcedure } from './health.router.ts';
+import { patientRouter } from './patient.router.ts';
+import { router } from './trpc.ts';
 
 /** The root router: composes the feature routers, nothing else. */
 export const appRouter = router({

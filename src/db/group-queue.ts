@@ -1,17 +1,11 @@
+import { DatabaseBusyError } from './errors.ts';
+
 /**
  * Queues in front of the database whose waits are bounded like a pool acquire: what waits longer
  * than the acquire timeout (DB_ACQUIRE_TIMEOUT_MS) leaves with DatabaseBusyError, never having run,
- * and the error boundary answers 503. Under overload or behind a stuck statement clients get fast
+ * and the error table answers 503. Under overload or behind a stuck statement clients get fast
  * 503s, as from an exhausted pool, instead of an ever longer queue.
  */
-
-/** Something could not get the database within the acquire timeout: 503, as for an exhausted pool. */
-export class DatabaseBusyError extends Error {
-  override name = 'DatabaseBusyError';
-  constructor() {
-    super('No database connection became free in time');
-  }
-}
 
 /** A queue member: how its caller is answered. */
 export interface Waiting<T> {

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+/**
+ * A result that is already JSON text, e.g. a page of rows serialised by PostgreSQL (`json_agg`).
+ *
+ * A transport that writes JSON takes the text as it is (`claim()`), instead of parsing and
+ * re-serialising it: the REST adapter and tRPC's single calls do. Anywhere else, e.g. inside a
+ * batched tRPC response, `JSON.stringify` sees the value the text stands for, so the answer is the
+ * same either way. `meta` carries what a transport may need besides the body (a list's total).
+ */
+export class JsonText<M = unknown> {
+  #claimed = false;
+  constructor(
+    readonly text: string,
+    readonly meta: M,
+  ) {}
+
+  /** The text, for a transport that sends it itself; serialising this object then costs nothing. */
+  claim(): string {
+    this.#claimed = true;
+    return this.text;
+  }
+
+  toJSON(): unknown {
+    return this.#claimed ? null : JSON.parse(this.text);
+  }
+}
+
+/**
+ * An output schema for a procedure that answers either values, validated by `schema` (in-process
+ * callers, tests), or their JSON text (transports). The text is not parsed to be validated: it is
+ * built by SQL derived from the same field descriptor, and tests/json-text.test.ts checks its shape
+ * against `schema`. Typed as `schema`'s output: that is what every client receives.
+ */
+export function valuesOrJsonText<S extends z.ZodType>(schema: S): z.ZodType<z.output<S>, z.input<S>> {
+  const either = z.union([schema, z.instanceof(JsonText).meta({ override: { not: {} } })]).meta({
+    // Documented as `schema` alone: the JSON text is a value of it on the wire.
+    override: ({ jsonSchema }: { jsonSchema: Record<string, unknown> }) => {
+      const [documented] = jsonSchema.anyOf as Record<string, unknown>[];
+      delete jsonSchema.anyOf;
+      Object.assign(jsonSchema, documented);
+    },
+  });
+  return either as unknown as z.ZodType<z.output<S>, z.input<S>>;
+}

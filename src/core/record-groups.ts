@@ -1,0 +1,205 @@
+import { isConstraintViolation } from '../db/errors.ts';
+import { createGroupQueue, type Waiting } from '../db/group-queue.ts';
+import type { SqlClient } from '../db/sql-client.ts';
+import type { RecordSql, Row } from './record-sql.ts';
+
+/**
+ * Statement grouping: writes and reads by id that arrive together share one statement (one round
+ * trip, one commit), while each caller still gets exactly the answer it would have had alone.
+ */
+
+/** Most rows in one statement (keeps statements and their parameter arrays small). */
+const MAX_GROUP = 100;
+
+/** Groups take every waiting member, up to MAX_GROUP. */
+const upToMaxGroup = (waiting: readonly unknown[]) => Math.min(MAX_GROUP, waiting.length);
+
+/**
+ * Creates arriving together are written together ("group insert"), each still all-or-nothing.
+ *
+ * One insert statement is in flight at a time. The creates that arrive meanwhile are written by
+ * the next statement, as one multi-row insert: one round trip and one commit for the group
+ * instead of one each. Under low load a create is written at once, alone. A create that waits
+ * longer than the pool's acquire timeout is not written and gets 503 (src/db/group-queue.ts).
+ *
+ * A multi-row insert is a single statement, so it stores all of its rows or none. When it breaks
+ * a constraint (a unique value already taken, two creates of one value in the same group), every
+ * create of the group is retried on its own, so each client gets exactly the answer it would have
+ * had alone (201, 409) and no create fails because of another's data.
+ * Any other failure (503, 504) is every create's answer, as it would have been alone.
+ *
+ * Each create is answered with its own row as stored, matched by its position in the statement,
+ * never by a value (see insertMany in record-sql.ts): a row that was written always gets its answer.
+ */
+export interface InsertGroups<T, I> {
+  /** Stores one record and resolves with the row as stored. */
+  insert(input: I): Promise<T>;
+}
+
+interface WaitingCreate<T, I> extends Waiting<T> {
+  input: I;
+}
+
+export function createInsertGroups<T extends Row, I extends Row>(sql: SqlClient, statements: RecordSql<T, I>): InsertGroups<T, I> {
+  const writeAlone = (w: WaitingCreate<T, I>) => statements.insert(sql, w.input).then(w.resolve, w.reject);
+
+  const writeTogether = async (group: WaitingCreate<T, I>[]) => {
+    let rows: (T | undefined)[];
+    try {
+      rows = await statements.insertMany(sql, group.map((w) => w.input));
+    } catch (error) {
+      // A row broke a constraint, so nothing was stored: give every create its own answer. Any
+      // other failure (database away, timeout) is every create's answer: retrying each alone
+      // would only load a struggling database, and after a lost connection could store twice.
+      if (isConstraintViolation(error)) await Promise.all(group.map(writeAlone));
+      else for (const w of group) w.reject(error);
+      return;
+    }
+    group.forEach((w, i) => {
+      const row = rows[i];
+      if (row) w.resolve(row);
+      else w.reject(new Error('group insert stored no row for this create'));
+    });
+  };
+
+  const push = createGroupQueue<WaitingCreate<T, I>>((group) => (group.length === 1 ? writeAlone(group[0]!) : writeTogether(group)), {
+    groupSize: upToMaxGroup,
+    maxWaitMs: sql.maxWaitMs,
+  });
+
+  return {
+    insert: (input) => new Promise<T>((resolve, reject) => push({ input, resolve, reject })),
+  };
+}
+
+/**
+ * Changes to one record arriving together are written together, in arrival order.
+ *
+ * Updates of one row wait for each other in PostgreSQL anyway (row lock, one commit each). Here
+ * one update per record is in flight at a time; the changes queued meanwhile are merged in
+ * arrival order and written by one statement that also returns the row as it was before. Each
+ * change then gets the row exactly as it stood after that change (the old row, then the queued
+ * changes up to and including its own), the answer it would have had if the changes had run
+ * one after another. When the merged statement breaks a constraint, the changes are run again one
+ * by one, in order, each with its own answer. A change of a unique field is never merged.
+ * Changes arrive validated by the API schema; beyond it the database checks only uniqueness.
+ * A change that waits longer than the pool's acquire timeout is not written and gets 503
+ * (src/db/group-queue.ts); the changes after it apply as if it had never been sent.
+ */
+export interface UpdateGroups<T, I> {
+  /** Sets the given fields; resolves with the row after this change, undefined when no such id. */
+  update(id: number, fields: Partial<I>): Promise<T | undefined>;
+}
+
+interface QueuedChange<T, I> extends Waiting<T | undefined> {
+  fields: Partial<I>;
+}
+
+/** `uniqueFields`: fields whose change may clash with another record (never merged, see nextGroupSize). */
+export function createUpdateGroups<T extends Row, I extends Row>(
+  sql: SqlClient,
+  statements: RecordSql<T, I>,
+  uniqueFields: readonly string[],
+): UpdateGroups<T, I> {
+  /** A queue per record with changes in flight; gone when they are all written. */
+  const queues = new Map<number, (change: QueuedChange<T, I>) => void>();
+  const groupSize = nextGroupSize(uniqueFields);
+
+  const runAlone = (id: number, c: QueuedChange<T, I>) => statements.update(sql, id, c.fields).then(c.resolve, c.reject);
+
+  const runTogether = async (id: number, changes: QueuedChange<T, I>[]) => {
+    const sets = changes.map((c) => definedOnly(c.fields));
+    const merged: Partial<I> = Object.assign({}, ...sets);
+    let old: T | undefined;
+    try {
+      old = await statements.updateReturningOld(sql, id, merged);
+    } catch (error) {
+      // A constraint was broken, so nothing was written: replay the changes one by one, in order.
+      // Any other failure is every change's answer (see the insert groups).
+      if (isConstraintViolation(error)) for (const c of changes) await runAlone(id, c);
+      else for (const c of changes) c.reject(error);
+      return;
+    }
+    let state = old;
+    changes.forEach((c, i) => {
+      if (state) state = { ...state, ...sets[i] };
+      c.resolve(state);
+    });
+  };
+
+  const queueFor = (id: number) => {
+    let push = queues.get(id);
+    if (!push) {
+      const created = createGroupQueue<QueuedChange<T, I>>((group) => (group.length === 1 ? runAlone(id, group[0]!) : runTogether(id, group)), {
+        groupSize,
+        maxWaitMs: sql.maxWaitMs,
+        onIdle: () => {
+          if (queues.get(id) === created) queues.delete(id);
+        },
+      });
+      queues.set(id, created);
+      push = created;
+    }
+    return push;
+  };
+
+  return {
+    update: (id, fields) => new Promise((resolve, reject) => queueFor(id)({ fields, resolve, reject })),
+  };
+}
+
+/**
+ * Reads of single records arriving together are answered by one statement ("group read").
+ *
+ * One read is in flight at a time; the reads that arrive meanwhile are answered together by the
+ * next, `where id = any($1)`: one round trip for the group instead of one each. A read never joins
+ * a statement already sent, so it sees every write acknowledged before it arrived, as alone. A read
+ * that arrives while none is in flight runs at once, alone. A failure (database away, timeout) is
+ * every grouped read's answer, as it would have been alone; a read that waits longer than the
+ * pool's acquire timeout gets 503 (src/db/group-queue.ts).
+ */
+export interface ReadGroups<T> {
+  /** The record with this id; undefined when there is none. */
+  byId(id: number): Promise<T | undefined>;
+}
+
+interface WaitingRead<T> extends Waiting<T | undefined> {
+  id: number;
+}
+
+export function createReadGroups<T extends Row>(sql: SqlClient, statements: RecordSql<T, Row>, idName: string): ReadGroups<T> {
+  const push = createGroupQueue<WaitingRead<T>>(async (group) => {
+    const rows = await statements.byIds(sql, group.map((r) => r.id));
+    const found = new Map(rows.map((row) => [row[idName] as number, row]));
+    for (const r of group) {
+      const row = found.get(r.id);
+      // Two reads of one id each get their own object: nothing is shared between requests.
+      r.resolve(row && { ...row });
+    }
+  }, { groupSize: upToMaxGroup, maxWaitMs: sql.maxWaitMs });
+  return {
+    byId: (id) => new Promise((resolve, reject) => push({ id, resolve, reject })),
+  };
+}
+
+/**
+ * How many queued changes to merge: up to MAX_GROUP, but a change of a unique field (the
+ * descriptor's `unique` fields) runs alone. It is what can clash with another record, and in a merged statement a
+ * later change of it would hide an earlier one's clash (that client would get 200 for a value
+ * never stored).
+ */
+function nextGroupSize(uniqueFields: readonly string[]) {
+  const changesUnique = (c: { fields: Row }) => uniqueFields.some((f) => c.fields[f] !== undefined);
+  return (queue: readonly { fields: Row }[]): number => {
+    if (changesUnique(queue[0]!)) return 1;
+    const clash = queue.findIndex(changesUnique);
+    return Math.min(MAX_GROUP, clash === -1 ? queue.length : clash);
+  };
+}
+
+/** The fields a change sets (an undefined key leaves the field as it is). */
+function definedOnly<I extends Row>(fields: Partial<I>): Partial<I> {
+  const out: Partial<I> = {};
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined) (out as Record<string, unknown>)[key] = value;
+  return out;
+}

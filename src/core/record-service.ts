@@ -1,0 +1,87 @@
+import { DatabaseError } from '../db/errors.ts';
+import type { SqlClient } from '../db/sql-client.ts';
+import { ConflictError, NotFoundError } from './errors.ts';
+import { listJson, listRows, type JsonListResult, type ListResult } from './list-sql.ts';
+import type { ListQuery } from './list-query.ts';
+import { createInsertGroups, createReadGroups, createUpdateGroups } from './record-groups.ts';
+import { recordSql, type Row } from './record-sql.ts';
+import type { Resource } from './resource.ts';
+
+/** SQLSTATE unique_violation. */
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * The use cases of one resource: list, read, create, replace, update, delete. Created once per
+ * process (it keeps no request state; its statement groups are shared by all requests). Returns
+ * data; throws the domain's errors (core/errors.ts). An `id` of null means "no such id can
+ * exist" (a path segment that is not a canonical positive int).
+ */
+export function createRecordService<T extends Row, I extends Row>(db: SqlClient, r: Resource) {
+  const statements = recordSql<T, I>(r);
+  const reads = createReadGroups<T>(db, statements as unknown as ReturnType<typeof recordSql<T, Row>>, r.idName);
+  const inserts = createInsertGroups(db, statements);
+  const updates = createUpdateGroups(db, statements, r.uniqueNames);
+  const notFound = () => new NotFoundError(r.name);
+  const conflictMessage = `A ${r.name.toLowerCase()} with this ${r.uniqueNames.join(' or ')} already exists`;
+
+  /** A clash on a unique value as this API's 409 (with a message that names the field, not the value). */
+  const orConflict = async <V>(work: Promise<V>): Promise<V> => {
+    try {
+      return await work;
+    } catch (error) {
+      if (error instanceof DatabaseError && error.sqlState === UNIQUE_VIOLATION) throw new ConflictError(conflictMessage, { cause: error });
+      throw error;
+    }
+  };
+  const updateOne = async (id: number | null, fields: Partial<I>): Promise<T> => {
+    if (id === null) throw notFound();
+    const row = await orConflict(updates.update(id, fields));
+    if (!row) throw notFound();
+    return row;
+  };
+
+  return {
+    /** A page of rows, and the total when the query asks for it. */
+    list(query: ListQuery): Promise<ListResult<T>> {
+      return listRows<T>(db, r, query);
+    },
+
+    /** The same page as JSON text made by PostgreSQL (for transports that can send it as is). */
+    listJson(query: ListQuery): Promise<JsonListResult> {
+      return listJson(db, r, query);
+    },
+
+    /** One read, alone or grouped with the reads by id arriving at the same time (record-groups.ts). */
+    async byId(id: number | null): Promise<T> {
+      if (id === null) throw notFound();
+      const row = await reads.byId(id);
+      if (!row) throw notFound();
+      return row;
+    },
+
+    /**
+     * One insert, alone or grouped with the creates arriving at the same time. Answers the row as
+     * stored, like replace and update, never the input echoed.
+     */
+    create(input: I): Promise<T> {
+      return orConflict(inserts.insert(input));
+    },
+
+    /** PUT: every field replaced in one `update ... returning`; the id and creation time stay. */
+    replace(id: number | null, input: I): Promise<T> {
+      return updateOne(id, input);
+    },
+
+    /** PATCH: only the given fields change, in the same single statement. */
+    update(id: number | null, patch: Partial<I>): Promise<T> {
+      return updateOne(id, patch);
+    },
+
+    async remove(id: number | null): Promise<void> {
+      if (id === null) throw notFound();
+      if (!(await statements.delete(db, id))) throw notFound();
+    },
+  };
+}
+
+export type RecordService<T extends Row, I extends Row> = ReturnType<typeof createRecordService<T, I>>;
