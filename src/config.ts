@@ -5,9 +5,15 @@ import { z } from 'zod';
  * Every setting the service reads from the environment, parsed once at start.
  * No other module reads `process.env` (the MikroORM CLI config goes through here too).
  */
-const flag = z
-  .enum(['true', 'false', '1', '0', ''])
-  .transform((v) => v === 'true' || v === '1');
+/** An on/off setting: true/false/1/0; unset or blank means its default. */
+const flag = (fallback: boolean) =>
+  z.preprocess(
+    (v: unknown) => unsetIfEmpty(v),
+    z
+      .enum(['true', 'false', '1', '0'])
+      .optional()
+      .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1')),
+  );
 
 /**
  * One CORS_ORIGINS entry: an exact origin (`https://records.clinic.example`), or a pattern whose
@@ -42,7 +48,10 @@ const originList = z
 export const DEFAULT_CORS_ORIGINS = ['http://localhost:3000', 'http://localhost:5173', 'http://127.0.0.1:3000', 'http://127.0.0.1:5173'];
 
 /** An empty value (`WORKERS=` in a .env file) means "use the default". */
-const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
+/** An empty or blank value is unset (its default applies): `PORT= ` is not port 0. */
+function unsetIfEmpty(v: unknown) {
+  return typeof v === 'string' && v.trim() === '' ? undefined : v;
+}
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
 export const configSchema = z.object({
@@ -58,8 +67,8 @@ export const configSchema = z.object({
   DB_JSON: z.string().min(1).default('seeders/db.json'),
   CORS_ORIGINS: z.preprocess(unsetIfEmpty, originList.default(DEFAULT_CORS_ORIGINS)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  MIGRATE_ON_START: flag.default(false),
-  SEED_DRY_RUN: flag.default(false),
+  MIGRATE_ON_START: flag(false),
+  SEED_DRY_RUN: flag(false),
   MAX_BODY_BYTES: z.preprocess(unsetIfEmpty, positiveInt(10 * 1024 * 1024).default(100 * 1024)),
   SHUTDOWN_GRACE_MS: z.preprocess(unsetIfEmpty, positiveInt(10 * 60_000).default(10_000)),
   DB_POOL_MAX: z.preprocess(unsetIfEmpty, positiveInt(100).default(10)),
@@ -67,7 +76,7 @@ export const configSchema = z.object({
   DB_ACQUIRE_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(60_000).default(2_000)),
   DB_CONNECT_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(60_000).default(2_000)),
   STARTUP_DB_WAIT_MS: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(0).max(10 * 60_000).default(10_000)),
-  COALESCE_READS: flag.default(true),
+  COALESCE_READS: flag(true),
   REQUEST_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(10 * 60_000).default(10_000)),
   WORKERS: z.preprocess(unsetIfEmpty, positiveInt(64).optional()),
   /**
@@ -177,7 +186,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'invalid_format':
-      return `must be a valid ${issue.format}`;
+      // `includes` carries our own message (it names the expected text, never the value).
+      return issue.format === 'includes' ? issue.message : `must be a valid ${issue.format}`;
     case 'too_small':
       return issue.origin === 'string' ? `${issue.message}` : `must be at least ${String(issue.minimum)}`;
     case 'too_big':

@@ -85,7 +85,9 @@ interface CodedError extends Error {
 export function toApiError(error: unknown): ApiError {
   const trpc = isTrpcError(error) ? error : undefined;
   const cause = trpc && trpc.cause !== undefined ? trpc.cause : error;
-  if (isZodError(cause)) return apiError('BAD_REQUEST', 'Input validation failed', { issues: cause.issues });
+  // zod's error under tRPC's BAD_REQUEST is the input failing validation. Anywhere else (the output
+  // failing its schema: INTERNAL_SERVER_ERROR) it is a bug of ours, a 500 that shows no issues.
+  if (isZodError(cause)) return trpc?.code === 'BAD_REQUEST' ? apiError('BAD_REQUEST', 'Input validation failed', { issues: cause.issues }) : INTERNAL;
   if (cause instanceof NotFoundError) return apiError('NOT_FOUND', cause.message, { restBody: '{}' });
   if (cause instanceof ConflictError) return apiError('CONFLICT', cause.message);
   if (cause instanceof BadRequestError) return apiError('BAD_REQUEST', cause.message);
@@ -109,7 +111,9 @@ export function toApiError(error: unknown): ApiError {
 function fromTrpc(error: CodedError, cause: unknown): ApiError {
   const code = (error.code in STATUS ? error.code : 'INTERNAL_SERVER_ERROR') as keyof typeof STATUS;
   if (code === 'NOT_FOUND') return apiError('NOT_FOUND', 'Not found', { restBody: '{}' });
-  if (code !== 'BAD_REQUEST' && code !== 'PARSE_ERROR') return apiError(code, error.message);
+  // A TRPCError made without a message of its own repeats its cause's, which may come from anywhere.
+  const borrowed = cause !== error && cause instanceof Error && cause.message === error.message;
+  if (code !== 'BAD_REQUEST' && code !== 'PARSE_ERROR') return apiError(code, borrowed ? 'Request failed' : error.message);
   if (cause instanceof SyntaxError) return apiError(code, 'Failed to parse request body');
   if (cause !== error && cause instanceof Error) return apiError(code, 'Invalid request');
   return apiError(code, error.message);

@@ -8,6 +8,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrmOptions } from '../src/db/orm-options.ts';
 import { Patient } from '../src/patients/patient.entity.ts';
+import type { Field } from '../src/core/resource.ts';
 import { patients } from '../src/patients/patient.fields.ts';
 import { useOpenedTestDatabase } from './support/database.ts';
 
@@ -30,7 +31,7 @@ describe('patient descriptor and entity metadata', () => {
     expect(properties.sort()).toEqual(patients.names.map((n) => patients.fields[n]!.property).sort());
   });
 
-  it.each(patients.names.map((n) => [n, patients.fields[n]!] as const))('%s: column, type, length, uniqueness and values agree', (_name, field) => {
+  it.each(patients.names.map((n): [string, Field] => [n, patients.fields[n]]))('%s: column, type, length, uniqueness and values agree', (_name, field) => {
     const prop = meta().properties[field.property as keyof (typeof Patient)['meta']['properties']]!;
     expect(prop.fieldNames).toEqual([field.column]);
     const columnType = String(prop.columnTypes[0]);
@@ -54,7 +55,7 @@ describe('patient descriptor and the migrated table', () => {
     );
     const byName = new Map(columns.map((c) => [c.column_name, c]));
     for (const name of patients.names) {
-      const field = patients.fields[name]!;
+      const field: Field = patients.fields[name];
       const column = byName.get(field.column);
       expect(column, field.column).toBeDefined();
       expect(column!.is_nullable).toBe('NO');

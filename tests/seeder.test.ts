@@ -9,7 +9,8 @@ import {
   importPatients,
   readSeedFile,
 } from '../src/patients/patient.import.ts';
-import { createPatientService } from '../src/patients/patient.service.ts';
+import { createRecordService } from '../src/core/record-service.ts';
+import { patients } from '../src/patients/patient.fields.ts';
 import { useOpenedTestDatabase } from './support/database.ts';
 import { mikroOrm } from './support/process.ts';
 
@@ -28,7 +29,7 @@ const record = (id: number, overrides: Record<string, unknown> = {}) => ({
 const file = (...patients: unknown[]) => ({ patients });
 const rows = () => opened.tdb.query<{ id: number; patient_id: string; name: string }>('select id, patient_id, name from patients order by id');
 const createNewPatient = () =>
-  createPatientService(opened.db.sql).create({ patientID: 'NEW', name: 'New', age: 1, gender: 'Male', medicalCondition: 'Flu', lastVisit: '2024-06-01' });
+  createRecordService(opened.db.sql, patients).create({ patientID: 'NEW', name: 'New', age: 1, gender: 'Male', medicalCondition: 'Flu', lastVisit: '2024-06-01' });
 const run = (data: unknown, dryRun = false) => importPatients(opened.db.orm.em.fork(), data, { dryRun });
 
 describe('json-server import', () => {

@@ -1,13 +1,10 @@
 import type { TokenCheck } from '../auth.ts';
 import type { Database } from '../db/database.ts';
-import { createPatientService, type PatientService } from '../patients/patient.service.ts';
 
-/** What every procedure receives. */
+/** What every procedure receives. Nothing in it is specific to a resource. */
 export interface Context {
-  /** The database (the health check's ping). */
+  /** The database: the health check pings it; resource routers run their services on `db.sql`. */
   db: Database;
-  /** Patient use cases (one instance per process). */
-  patients: PatientService;
   requestId: string;
   /** The request may use patient routes (auth off, or a valid bearer token). */
   authorized: boolean;
@@ -27,10 +24,8 @@ export interface RequestInfo {
 }
 
 export function createContextFactory({ db, tokens }: { db: Database; tokens: TokenCheck }) {
-  const patients = createPatientService(db.sql);
   return ({ requestId, authorization, results }: RequestInfo): Context => ({
     db,
-    patients,
     requestId,
     authorized: tokens.allows(authorization),
     results,

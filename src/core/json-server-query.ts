@@ -98,7 +98,9 @@ function range(r: Resource, field: string, op: 'gte' | 'lte', values: string[]):
     const bounds = values.map((v) => (numeric ? Number(v) : v)).filter((v) => v === v);
     if (bounds.length === 0) return { op: 'none' };
     // OR of `x >= a`, `x >= b`... is `x >= min`; OR of `x <= a`... is `x <= max`.
-    const sorted = [...bounds].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    // In the order the database compares them: numbers numerically, text by code point (the "C"
+    // collation), not by JavaScript's UTF-16 units (which put U+1F600 before U+FF01).
+    const sorted = [...bounds].sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : byCodePoint(String(a), String(b))));
     return { op, field, value: (op === 'gte' ? sorted[0] : sorted.at(-1)) as string | number };
   }
   const v = values[0] as string;
@@ -107,6 +109,17 @@ function range(r: Resource, field: string, op: 'gte' | 'lte', values: string[]):
     return Number.isNaN(n) ? { op: 'none' } : { op, field, value: n };
   }
   return { op, field, value: v };
+}
+
+/** Code-point order of two strings (what PostgreSQL's "C" collation gives for UTF-8 text). */
+function byCodePoint(a: string, b: string): number {
+  const x = [...a];
+  const y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const d = (x[i]!.codePointAt(0) ?? 0) - (y[i]!.codePointAt(0) ?? 0);
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
 }
 
 /** `_sort=a,b&_order=asc,desc`: lodash orderBy; unknown fields are skipped, order is case-insensitive. */

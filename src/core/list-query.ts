@@ -1,4 +1,4 @@
-import { INT_MAX } from './resource.ts';
+import { INT_MAX, INT_MIN } from './resource.ts';
 
 /**
  * A list query, independent of how it was asked for. Two front doors build it: json-server's
@@ -46,7 +46,7 @@ const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 export function canonicalInt(s: string): number | undefined {
   if (!/^(0|-?[1-9]\d{0,9})$/.test(s)) return undefined;
   const n = Number(s);
-  return Math.abs(n) <= INT_MAX ? n : undefined;
+  return n >= INT_MIN && n <= INT_MAX ? n : undefined;
 }
 
 /** `s` if it is a real calendar date written `YYYY-MM-DD` (what a date's text form looks like). */

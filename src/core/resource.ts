@@ -143,7 +143,7 @@ export const field = {
     }) satisfies Field,
 };
 
-type Fields = Record<string, Field>;
+export type Fields = Record<string, Field>;
 /** The fields a client writes (every field with an input schema). */
 export type WritableName<F extends Fields> = { [K in keyof F]: F[K]['input'] extends z.ZodType ? K : never }[keyof F] & string;
 type InputShape<F extends Fields> = { [K in WritableName<F>]: Exclude<F[K]['input'], undefined> };
@@ -243,6 +243,9 @@ export function defineResource<const F extends Fields>(spec: ResourceSpec<F>) {
     arrayTypes: writable.map((n) => ({ int: 'int[]', text: 'varchar[]', date: 'date[]' })[fields[n]!.kind]),
   };
 }
+
+/** What `defineResource` returns for fields `F`: the typed schemas and the SQL lists. */
+export type DefinedResource<F extends Fields> = ReturnType<typeof defineResource<F>>;
 
 /**
  * A resource as the generic parts (list queries, record statements, the record service) see it:

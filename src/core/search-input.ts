@@ -49,7 +49,8 @@ export const searchOutput = <T extends z.ZodType>(item: T) => z.object({ items: 
 
 const list = (v: unknown): (string | number)[] => (Array.isArray(v) ? v : [v]) as (string | number)[];
 
-interface SearchValues {
+/** A validated search input, as the conversion reads it. */
+export interface SearchValues {
   filter?: Record<string, { eq?: unknown; ne?: unknown; gte?: unknown; lte?: unknown; like?: string } | undefined> | undefined;
   q?: string | undefined;
   sort?: { field: string; order: 'asc' | 'desc' }[] | undefined;

@@ -1,6 +1,6 @@
 /**
  * What the SQL client throws (sql-client.ts), whatever the driver said. Messages are fixed: a
- * driver message can quote values (`Key (patient_id)=(...) already exists`); the driver's error
+ * driver message can quote values (`Key (column)=(value) already exists`); the driver's error
  * is kept as `cause` for nobody but the debugger (logs show only class and code).
  */
 

@@ -79,6 +79,10 @@ export function createRequestPool({ clientUrl, poolMax, timeouts, stream, ssl }:
   });
   // A connection that breaks while idle is dropped by the pool; the next statement connects anew.
   pool.on('error', () => undefined);
+  // One that breaks while checked out (a failover, pg_terminate_backend) fails its statement,
+  // which the SQL client answers and drops it; node-postgres also emits 'error' on the client,
+  // which pg-pool does not listen to then: without this the process would crash.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

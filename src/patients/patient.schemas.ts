@@ -1,10 +1,9 @@
 import type { z } from 'zod';
-import { idParam } from '../core/id-param.ts';
 import { patients } from './patient.fields.ts';
 
 /**
- * The API's patient shapes, all derived from the field descriptor (patient.fields.ts) and shared
- * by tRPC, the REST shim (trpc-to-openapi), the importer and the tests.
+ * The API's patient shapes, derived from the field descriptor (patient.fields.ts) and shared by
+ * tRPC, the REST shim (trpc-to-openapi), the importer and the tests.
  */
 
 /** What a client sends to create a patient. Unknown keys (an `id`, timestamps) are rejected. */
@@ -14,8 +13,3 @@ export type PatientInput = z.infer<typeof patientInput>;
 /** What every surface returns for a patient: exactly these keys (the output whitelist). */
 export const patientOutput = patients.output;
 export type PatientDto = z.infer<typeof patientOutput>;
-
-/** PUT: a whole patient. A body `id` is ignored (the path names the patient), like json-server. */
-export const patientReplaceInput = patientInput.extend({ id: idParam });
-/** PATCH: any subset of the fields. */
-export const patientPatchInput = patients.patch.extend({ id: idParam });
