@@ -2,7 +2,6 @@ import { Migration } from '@mikro-orm/migrations';
 
 /** Indexes for sorted, filtered pages: code-point ("C") order with id as the tie-breaker. */
 export class Migration20261127234322_list_indexes extends Migration {
-
   override async up(): Promise<void> {
     this.addSql(`create index "patients_name_sort" on "patients" (name collate "C", "id");`);
     this.addSql(`create index "patients_patient_id_sort" on "patients" (patient_id collate "C", "id");`);
@@ -20,5 +19,4 @@ export class Migration20261127234322_list_indexes extends Migration {
     this.addSql(`drop index "patients_last_visit_sort";`);
     this.addSql(`drop index "patients_gender_name_sort";`);
   }
-
 }

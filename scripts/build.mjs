@@ -45,7 +45,9 @@ const main = await build({
         b.onResolve({ filter: /^\./ }, ({ importer }) => (fromOpenapi(importer) ? { sideEffects: false } : undefined));
         // co-body reads a request stream; ours arrive with their body parsed, so it is loaded only
         // if ever called (it is a fifth of trpc-to-openapi's start-up time).
-        b.onResolve({ filter: /^co-body$/ }, ({ importer }) => (fromOpenapi(importer) ? { path: 'co-body', namespace: 'lazy' } : undefined));
+        b.onResolve({ filter: /^co-body$/ }, ({ importer }) =>
+          fromOpenapi(importer) ? { path: 'co-body', namespace: 'lazy' } : undefined,
+        );
         b.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
           // Resolved from trpc-to-openapi's folder, as its own import would be.
           contents:

@@ -12,7 +12,7 @@
  * Why this is safe: the C23 variants differ from the classic ones only in accepting `0b`
  * binary literals, which uWS never parses. See ../shared/docs/stack-facts.md ("glibc trap").
  */
-import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import process from 'node:process';

@@ -6,6 +6,7 @@ import {
   formatImportProblems,
   formatImportSummary,
   ImportFileError,
+  type ImportReport,
   importPatients,
   readSeedFile,
 } from '../src/patients/patient.import.ts';
@@ -18,7 +19,7 @@ export class DatabaseSeeder extends Seeder {
   async run(em: EntityManager): Promise<void> {
     const config = parseConfig(process.env);
     const data = await readSeedFile(config.dbJsonPath);
-    let report;
+    let report: ImportReport;
     try {
       report = await importPatients(em, data, { dryRun: config.seedDryRun });
     } catch (error) {
@@ -26,7 +27,9 @@ export class DatabaseSeeder extends Seeder {
       // The CLI prints a failure in full, and a driver error quotes the rows it failed on (the
       // file's values). Say only what failed. The import is one transaction and idempotent.
       const { type, code } = describeError(error);
-      throw new Error(`Seed import failed (${type}${code ? `, code ${code}` : ''}); it is all or nothing: run it again once the cause is fixed`);
+      throw new Error(
+        `Seed import failed (${type}${code ? `, code ${code}` : ''}); it is all or nothing: run it again once the cause is fixed`,
+      );
     }
     for (const line of formatImportProblems(report)) console.log(line);
     console.log(formatImportSummary(report));

@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
-import { apiError } from './errors.ts';
+import { createContextFactory } from './api/context.ts';
+import { appRouter } from './api/router.ts';
 import { createTokenCheck } from './auth.ts';
-import { dbTimeouts, type Config } from './config.ts';
-import { openDatabase, type Database } from './db/database.ts';
+import { type Config, dbTimeouts } from './config.ts';
+import { type Database, openDatabase } from './db/database.ts';
+import { apiError } from './errors.ts';
 import { createCoalescingHandler } from './http/coalesce.ts';
 import { createCors } from './http/cors.ts';
 import { createDocsHandler } from './http/docs.ts';
@@ -13,8 +15,6 @@ import { createHttpServer } from './http/server.ts';
 import { createTrpcHandler } from './http/trpc.ts';
 import { errorResponse, type Handler } from './http/types.ts';
 import { createOpenApiDocument } from './openapi.ts';
-import { createContextFactory } from './api/context.ts';
-import { appRouter } from './api/router.ts';
 
 export const VERSION = '0.1.0';
 const MAX_BATCH_SIZE = 10;
@@ -79,7 +79,10 @@ export async function startApp({ config, logger, openDb, serveThrough }: StartOp
     if (serveThrough) port = await serveThrough(server.descriptor());
     logger.info({ host: config.host, port, database: db.kind, auth: tokens.enabled }, 'listening');
     if (!tokens.enabled && !isLoopback(config.host)) {
-      logger.warn({ host: config.host }, 'listening on a non-loopback address without API_TOKENS: patient routes are open to anyone who can reach this port');
+      logger.warn(
+        { host: config.host },
+        'listening on a non-loopback address without API_TOKENS: patient routes are open to anyone who can reach this port',
+      );
     }
   } catch (error) {
     await server.close(0);

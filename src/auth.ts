@@ -13,7 +13,9 @@ export function createTokenCheck(tokens: readonly string[]) {
     allows(authorization: string | undefined): boolean {
       if (digests.length === 0) return true;
       const match = /^Bearer +(\S+) *$/i.exec(authorization ?? '');
-      const presented = createHash('sha256').update(match?.[1] ?? '').digest();
+      const presented = createHash('sha256')
+        .update(match?.[1] ?? '')
+        .digest();
       let ok = false;
       for (const d of digests) ok = timingSafeEqual(d, presented) || ok;
       return ok && match !== null;

@@ -1,7 +1,7 @@
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { startApp, type App } from './app.ts';
-import { dbTimeouts, type Config } from './config.ts';
+import { type App, startApp } from './app.ts';
+import { type Config, dbTimeouts } from './config.ts';
 import { openDatabase, openEmbedded, StartupError } from './db/database.ts';
 import type { EmbeddedPostgres } from './db/embedded.ts';
 import { createAcceptor } from './http/acceptor.ts';

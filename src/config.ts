@@ -62,7 +62,10 @@ export const configSchema = z.object({
     .optional()
     .or(z.literal('').transform(() => undefined)),
   /** PEM text of the CA that signed the database server's certificate (platforms that hand it over as a secret). */
-  DATABASE_CA_CERT: z.preprocess(unsetIfEmpty, z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'must be PEM text (-----BEGIN CERTIFICATE-----)' }).optional()),
+  DATABASE_CA_CERT: z.preprocess(
+    unsetIfEmpty,
+    z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'must be PEM text (-----BEGIN CERTIFICATE-----)' }).optional(),
+  ),
   DATA_DIR: z.string().min(1).default('./.data'),
   DB_JSON: z.string().min(1).default('seeders/db.json'),
   CORS_ORIGINS: z.preprocess(unsetIfEmpty, originList.default(DEFAULT_CORS_ORIGINS)),
@@ -75,7 +78,15 @@ export const configSchema = z.object({
   DB_STATEMENT_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(10 * 60_000).default(5_000)),
   DB_ACQUIRE_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(60_000).default(2_000)),
   DB_CONNECT_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(60_000).default(2_000)),
-  STARTUP_DB_WAIT_MS: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(0).max(10 * 60_000).default(10_000)),
+  STARTUP_DB_WAIT_MS: z.preprocess(
+    unsetIfEmpty,
+    z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(10 * 60_000)
+      .default(10_000),
+  ),
   COALESCE_READS: flag(true),
   REQUEST_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(10 * 60_000).default(10_000)),
   WORKERS: z.preprocess(unsetIfEmpty, positiveInt(64).optional()),
@@ -133,7 +144,11 @@ export type Config = Readonly<{
 }>;
 
 /** The database time limits, as openDatabase takes them. */
-export const dbTimeouts = (c: Config) => ({ statementMs: c.dbStatementTimeoutMs, acquireMs: c.dbAcquireTimeoutMs, connectMs: c.dbConnectTimeoutMs });
+export const dbTimeouts = (c: Config) => ({
+  statementMs: c.dbStatementTimeoutMs,
+  acquireMs: c.dbAcquireTimeoutMs,
+  connectMs: c.dbConnectTimeoutMs,
+});
 
 /** A configuration problem. Its message names the variables, never their values. */
 export class ConfigError extends Error {

@@ -87,7 +87,8 @@ export function toApiError(error: unknown): ApiError {
   const cause = trpc && trpc.cause !== undefined ? trpc.cause : error;
   // zod's error under tRPC's BAD_REQUEST is the input failing validation. Anywhere else (the output
   // failing its schema: INTERNAL_SERVER_ERROR) it is a bug of ours, a 500 that shows no issues.
-  if (isZodError(cause)) return trpc?.code === 'BAD_REQUEST' ? apiError('BAD_REQUEST', 'Input validation failed', { issues: cause.issues }) : INTERNAL;
+  if (isZodError(cause))
+    return trpc?.code === 'BAD_REQUEST' ? apiError('BAD_REQUEST', 'Input validation failed', { issues: cause.issues }) : INTERNAL;
   if (cause instanceof NotFoundError) return apiError('NOT_FOUND', cause.message, { restBody: '{}' });
   if (cause instanceof ConflictError) return apiError('CONFLICT', cause.message);
   if (cause instanceof BadRequestError) return apiError('BAD_REQUEST', cause.message);

@@ -3,15 +3,15 @@
  * service (one process, or WORKERS threads sharing the port), stop it cleanly on SIGTERM/SIGINT.
  */
 import { existsSync } from 'node:fs';
-import { ConfigError, parseConfig } from './config.ts';
+import { type Config, ConfigError, parseConfig } from './config.ts';
 import { StartupError } from './db/startup-error.ts';
 import { ListenError } from './http/server.ts';
 import { createLogger, describeError } from './logger.ts';
-import { startService, type Service } from './service.ts';
+import { type Service, startService } from './service.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
-let config;
+let config: Config;
 try {
   config = parseConfig(process.env);
 } catch (error) {

@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 
 /**
  * A TCP port that was free a moment ago on `host` (for listeners that need a fixed port: worker

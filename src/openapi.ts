@@ -15,8 +15,7 @@ type Document = ReturnType<typeof generateOpenApiDocument>;
 export function createOpenApiDocument(router: AppRouter, version: string, serverUrl = '/'): Document {
   const doc = generateOpenApiDocument(router, {
     title: 'Health Management API',
-    description:
-      'Patient records. REST routes follow json-server 0.17.4 conventions; the typed API is tRPC under /trpc.',
+    description: 'Patient records. REST routes follow json-server 0.17.4 conventions; the typed API is tRPC under /trpc.',
     version,
     baseUrl: serverUrl,
     securitySchemes: {
@@ -28,7 +27,8 @@ export function createOpenApiDocument(router: AppRouter, version: string, server
     },
   });
   for (const procedure of Object.values(router._def.procedures)) {
-    const meta = (procedure as { _def: { meta?: { openapi?: { method: string; path: string }; rest?: { successStatus?: number } } } })._def.meta;
+    const meta = (procedure as { _def: { meta?: { openapi?: { method: string; path: string }; rest?: { successStatus?: number } } } })._def
+      .meta;
     const status = meta?.rest?.successStatus;
     if (!meta?.openapi || !status || status === 200) continue;
     const operation = doc.paths?.[meta.openapi.path]?.[meta.openapi.method.toLowerCase() as 'post'];

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient } from '../src/client.ts';
 import { appRouter } from '../src/api/router.ts';
+import { createClient } from '../src/client.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { startServerProcess } from './support/process.ts';
 
@@ -46,11 +46,24 @@ describe('with API_TOKENS set', () => {
   it('every patient procedure on tRPC answers UNAUTHORIZED without a token', async () => {
     const anonymous = createClient({ baseUrl: t.baseUrl, batch: false });
     const names = Object.keys(appRouter._def.procedures).filter((n) => n.startsWith('patient.'));
-    expect(names.sort()).toEqual(['patient.byId', 'patient.create', 'patient.delete', 'patient.list', 'patient.replace', 'patient.search', 'patient.update']);
+    expect(names.sort()).toEqual([
+      'patient.byId',
+      'patient.create',
+      'patient.delete',
+      'patient.list',
+      'patient.replace',
+      'patient.search',
+      'patient.update',
+    ]);
     for (const name of names) {
       const [, proc] = name.split('.') as [string, string];
       const type = (appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>)[name]!._def.type;
-      const p = (anonymous.patient as unknown as Record<string, { query: (i: unknown) => Promise<unknown>; mutate: (i: unknown) => Promise<unknown> }>)[proc]!;
+      const p = (
+        anonymous.patient as unknown as Record<
+          string,
+          { query: (i: unknown) => Promise<unknown>; mutate: (i: unknown) => Promise<unknown> }
+        >
+      )[proc]!;
       const attempt = type === 'query' ? p.query(proc === 'search' ? {} : { id: 1 }) : p.mutate({ id: 1, ...valid });
       const err = (await attempt.catch((e: unknown) => e)) as { data?: { code?: string; httpStatus?: number } };
       expect(err.data?.code, name).toBe('UNAUTHORIZED');

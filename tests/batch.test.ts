@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { createInsertGroups, createReadGroups, createUpdateGroups } from '../src/core/record-groups.ts';
 import { recordSql } from '../src/core/record-sql.ts';
-import { DatabaseBusyError, DatabaseError } from '../src/db/errors.ts';
+import { DatabaseBusyError } from '../src/db/errors.ts';
 import type { SqlClient } from '../src/db/sql-client.ts';
 import { patients } from '../src/patients/patient.fields.ts';
 import type { PatientDto, PatientInput } from '../src/patients/patient.schemas.ts';
@@ -70,7 +70,9 @@ describe('insert batcher', () => {
   it('writes concurrent creates in fewer statements than creates, each id naming its own row', async () => {
     const { client, statements } = counting(opened.db.sql);
     const batcher = createInsertBatcher(client);
-    const inputs = Array.from({ length: 40 }, (_, i) => patient(`B-${i}`, { age: i, lastVisit: `2024-02-${String((i % 28) + 1).padStart(2, '0')}` }));
+    const inputs = Array.from({ length: 40 }, (_, i) =>
+      patient(`B-${i}`, { age: i, lastVisit: `2024-02-${String((i % 28) + 1).padStart(2, '0')}` }),
+    );
     const created = await Promise.all(inputs.map((input) => batcher.insert(input)));
     const ids = created.map((row) => row.id);
 
@@ -99,7 +101,7 @@ describe('insert batcher', () => {
     ];
     const results = await Promise.allSettled(inputs.map((input) => batcher.insert(input)));
 
-    results.slice(0, 10).forEach((r) => expect(r.status).toBe('fulfilled'));
+    for (const r of results.slice(0, 10)) expect(r.status).toBe('fulfilled');
     const reason = (r: PromiseSettledResult<unknown>) => (r.status === 'rejected' ? r.reason : undefined);
     expect(reason(results[10]!)).toEqual(refusedWith(UNIQUE));
     const twice = results.slice(11, 13);
@@ -135,7 +137,9 @@ describe('insert batcher', () => {
       const { client, statements, open } = stuckFirst(10_000);
       const batcher = createInsertBatcher(client);
       const first = batcher.insert(patient('FIRST'));
-      const inputs = Array.from({ length: 12 }, (_, i) => patient(i % 3 === 0 ? 'SAME' : `POS-${i}`, { age: i, name: i === 7 ? 'skip me' : `name ${i}` }));
+      const inputs = Array.from({ length: 12 }, (_, i) =>
+        patient(i % 3 === 0 ? 'SAME' : `POS-${i}`, { age: i, name: i === 7 ? 'skip me' : `name ${i}` }),
+      );
       const settled = Promise.allSettled(inputs.map((input) => batcher.insert(input)));
       open();
       await first;
@@ -178,7 +182,15 @@ describe('update batcher', () => {
     expect(statements.length).toBeLessThan(20);
     rows.forEach((row, i) => {
       const lastNamed = [...changes.slice(0, i + 1)].reverse().find((c) => 'name' in c) as { name?: string } | undefined;
-      expect(row).toEqual({ id, patientID: 'U-1', name: lastNamed?.name ?? 'Original', age: i, gender: 'Other', medicalCondition: 'Checkup', lastVisit: '2024-01-15' });
+      expect(row).toEqual({
+        id,
+        patientID: 'U-1',
+        name: lastNamed?.name ?? 'Original',
+        age: i,
+        gender: 'Other',
+        medicalCondition: 'Checkup',
+        lastVisit: '2024-01-15',
+      });
     });
     const [final] = await opened.tdb.query<{ age: number; name: string }>('select age, name from patients where id = $1', [id]);
     expect(final).toEqual({ age: 19, name: 'Name-19' });
@@ -234,14 +246,16 @@ describe('update batcher', () => {
 describe('read batcher', () => {
   it('concurrent reads of different patients: fewer statements than reads, each answer its own patient', async () => {
     const inserts = createInsertBatcher(opened.db.sql);
-    const ids = (await Promise.all(Array.from({ length: 30 }, (_, i) => inserts.insert(patient(`R-${i}`, { age: i }))))).map((row) => row.id);
+    const ids = (await Promise.all(Array.from({ length: 30 }, (_, i) => inserts.insert(patient(`R-${i}`, { age: i }))))).map(
+      (row) => row.id,
+    );
     const { client, statements } = counting(opened.db.sql);
     const reads = createReadBatcher(client);
     const asked = [...ids, 424242, ids[3]!, ids[3]!];
     const rows = await Promise.all(asked.map((id) => reads.byId(id)));
 
     expect(statements).toHaveLength(2); // the first read alone, then the 32 that waited for it, together
-    ids.forEach((id, i) => expect(rows[i]).toEqual({ ...patient(`R-${i}`, { age: i }), id }));
+    for (const [i, id] of ids.entries()) expect(rows[i]).toEqual({ ...patient(`R-${i}`, { age: i }), id });
     expect(rows[30]).toBeUndefined();
     // The same patient read twice in one group: equal answers, not one shared object.
     expect(rows[31]).toEqual(rows[32]);

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client.ts';
-import { mikroOrm, startServerProcess } from './support/process.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { mikroOrm, startServerProcess } from './support/process.ts';
 
 /** The operator's path on a real PostgreSQL: migration:up, seeder:run (twice), then serve. */
 let db: TestDatabase;

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoalescingHandler } from '../src/http/coalesce.ts';
-import { createAbortState, json, type HttpRequest, type HttpResponse } from '../src/http/types.ts';
+import { createAbortState, type HttpRequest, type HttpResponse, json } from '../src/http/types.ts';
 import { postJson, samplePatient, startTestApp, type TestApp } from './support/app.ts';
 
 let seq = 0;
@@ -90,7 +90,7 @@ describe('coalescing handler', () => {
     const responses = variants.map(({ req }) => handler(req));
     await tick();
     expect(inner.calls).toHaveLength(variants.length);
-    inner.calls.forEach((call, i) => call.finish(`r${i}`));
+    for (const [i, call] of inner.calls.entries()) call.finish(`r${i}`);
     expect((await Promise.all(responses)).map((r) => JSON.parse(String(r.body)))).toEqual(variants.map((_, i) => `r${i}`));
   });
 
@@ -100,7 +100,7 @@ describe('coalescing handler', () => {
     const writes = ['POST', 'PATCH', 'PUT', 'DELETE'].map((method) => handler(request({ method }).req));
     await tick();
     expect(inner.calls).toHaveLength(4);
-    inner.calls.forEach((call) => call.finish('ok'));
+    for (const call of inner.calls) call.finish('ok');
     await Promise.all(writes);
     expect(handler.stats().requests).toBe(0);
   });

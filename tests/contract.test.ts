@@ -4,15 +4,15 @@
  * status, the headers a frontend reads (X-Total-Count, Link, Access-Control-*, Location,
  * Content-Type) and the JSON bodies. Deliberate divergences are at the end, each with its reason.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/net.ts';
 import { importPatients } from '../src/patients/patient.import.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { ROOT } from './support/process.ts';
-import { freePort } from '../src/net.ts';
 
 const FIXTURE = join(ROOT, 'tests/fixtures/contract-db.json');
 const ORIGIN = 'http://localhost:5173';
@@ -40,7 +40,6 @@ interface Answer {
 
 let jsonServer: { base: string; child: ChildProcess };
 let ours: TestApp;
-
 
 async function startJsonServer() {
   const dir = mkdtempSync(join(tmpdir(), 'json-server-'));
@@ -424,7 +423,7 @@ describe('json-server 0.17.4 side by side: deliberate divergences', () => {
     }
   });
 
-  it('_page=0 or _page=abc: both serve page 1, but json-server\'s Link points every rel at the unchanged URL', async () => {
+  it("_page=0 or _page=abc: both serve page 1, but json-server's Link points every rel at the unchanged URL", async () => {
     const { theirs, mine } = await both({ path: '/patients?_page=0&_limit=2' });
     expect(mine.body).toEqual(theirs.body);
     expect(theirs.headers.link).toContain('<http://HOST/patients?_page=0&_limit=2>; rel="next"');

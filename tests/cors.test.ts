@@ -45,7 +45,8 @@ describe('origin patterns', () => {
 
   it('allows the dev servers under 127.0.0.1 as well as localhost by default', () => {
     const byDefault = createOriginMatcher(parseConfig({}).corsOrigins);
-    for (const origin of ['http://localhost:3000', 'http://localhost:5173', 'http://127.0.0.1:3000', 'http://127.0.0.1:5173']) expect(byDefault(origin)).toBe(true);
+    for (const origin of ['http://localhost:3000', 'http://localhost:5173', 'http://127.0.0.1:3000', 'http://127.0.0.1:5173'])
+      expect(byDefault(origin)).toBe(true);
     expect(byDefault('http://127.0.0.1:8080')).toBe(false);
   });
 });
@@ -59,7 +60,10 @@ describe('over HTTP', () => {
 
   it('echoes a matching preview origin on a preflight and a GET, and nothing for a look-alike', async () => {
     const preview = 'https://feature-x-clinic.vercel.app';
-    const pre = await fetch(`${t.baseUrl}/patients`, { method: 'OPTIONS', headers: { origin: preview, 'access-control-request-method': 'POST' } });
+    const pre = await fetch(`${t.baseUrl}/patients`, {
+      method: 'OPTIONS',
+      headers: { origin: preview, 'access-control-request-method': 'POST' },
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe(preview);
     const get = await fetch(`${t.baseUrl}/patients`, { headers: { origin: preview } });
@@ -67,7 +71,10 @@ describe('over HTTP', () => {
     for (const evil of ['https://vercel.app.evil.com', 'https://feature-x-clinic.vercel.app.evil.com', 'null']) {
       const res = await fetch(`${t.baseUrl}/patients`, { headers: { origin: evil } });
       expect(res.headers.get('access-control-allow-origin')).toBeNull();
-      const p = await fetch(`${t.baseUrl}/patients`, { method: 'OPTIONS', headers: { origin: evil, 'access-control-request-method': 'POST' } });
+      const p = await fetch(`${t.baseUrl}/patients`, {
+        method: 'OPTIONS',
+        headers: { origin: evil, 'access-control-request-method': 'POST' },
+      });
       expect(p.headers.get('access-control-allow-origin')).toBeNull();
     }
   });

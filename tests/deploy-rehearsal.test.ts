@@ -10,18 +10,24 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { freePort } from '../src/net.ts';
-import { NGINX, startNginx, type Nginx } from './support/nginx.ts';
-import { exchange, type Answer } from './support/http.ts';
-import { ROOT, run, startServerProcess, type ServerProcess } from './support/process.ts';
+import { type Answer, exchange } from './support/http.ts';
+import { NGINX, type Nginx, startNginx } from './support/nginx.ts';
+import { ROOT, run, type ServerProcess, startServerProcess } from './support/process.ts';
 
 const TLS_URL = process.env.TEST_TLS_DATABASE_URL || undefined;
 const CA_FILE = process.env.TEST_TLS_CA_FILE || undefined;
 
 interface Blueprint {
-  services: { type: string; preDeployCommand: string; startCommand: string; healthCheckPath: string; envVars: { key: string; value?: string | number }[] }[];
+  services: {
+    type: string;
+    preDeployCommand: string;
+    startCommand: string;
+    healthCheckPath: string;
+    envVars: { key: string; value?: string | number }[];
+  }[];
 }
 const web = (parse(readFileSync(join(ROOT, 'render.yaml'), 'utf8')) as Blueprint).services.find((s) => s.type === 'web')!;
 const blueprintEnv = Object.fromEntries(web.envVars.filter((e) => e.value !== undefined).map((e) => [e.key, String(e.value)]));
@@ -71,7 +77,14 @@ describe.runIf(TLS_URL && CA_FILE && existsSync(NGINX))('a Render deploy rehears
 
     const health = await viaProxy(nginx, 'GET', web.healthCheckPath);
     expect(health.status).toBe(200);
-    const created = await viaProxy(nginx, 'POST', '/patients', { patientID: 'RENDER1', name: 'Deploy Rehearsal', age: 41, gender: 'Other', medicalCondition: 'None', lastVisit: '2024-05-05' });
+    const created = await viaProxy(nginx, 'POST', '/patients', {
+      patientID: 'RENDER1',
+      name: 'Deploy Rehearsal',
+      age: 41,
+      gender: 'Other',
+      medicalCondition: 'None',
+      lastVisit: '2024-05-05',
+    });
     expect(created.status).toBe(201);
     const location = String(created.headers.location);
     expect(location).toMatch(new RegExp(`^https://localhost:${nginx.port}/patients/\\d+$`));

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { fatalMessages, startServerProcess, type ServerProcess } from './support/process.ts';
+import { fatalMessages, type ServerProcess, startServerProcess } from './support/process.ts';
 
 async function stop(server: ServerProcess) {
   server.child.kill('SIGTERM');
@@ -90,7 +90,22 @@ describe('who can reach the embedded database', () => {
     const dataDir = join(root, 'data');
     const server = startServerProcess({ DATA_DIR: dataDir });
     const port = await server.listening;
-    expect((await fetch(`http://127.0.0.1:${port}/patients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ patientID: 'MODE1', name: 'Mode', age: 1, gender: 'Other', medicalCondition: 'None', lastVisit: '2024-01-01' }) })).status).toBe(201);
+    expect(
+      (
+        await fetch(`http://127.0.0.1:${port}/patients`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            patientID: 'MODE1',
+            name: 'Mode',
+            age: 1,
+            gender: 'Other',
+            medicalCondition: 'None',
+            lastVisit: '2024-01-01',
+          }),
+        })
+      ).status,
+    ).toBe(201);
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     expect(statSync(`${dataDir}.lock`).mode & 0o777).toBe(0o600);
     expect(openToOthers(dataDir)).toEqual([]);
@@ -136,27 +151,34 @@ describe('the first start is all or nothing', () => {
   const cases: [string, (dir: string) => string, string][] = [
     ['a missing DB_JSON', (dir) => join(dir, 'missing.json'), 'not found'],
     ['a DB_JSON that is not JSON', (dir) => write(join(dir, 'broken.json'), '{"patients": [{"name": "ZZ-PHI-MARKER"'), 'not valid JSON'],
-    ['a DB_JSON of the wrong shape', (dir) => write(join(dir, 'shape.json'), JSON.stringify({ people: [{ name: 'ZZ-PHI-MARKER' }] })), 'must be a JSON object with a "patients" array'],
+    [
+      'a DB_JSON of the wrong shape',
+      (dir) => write(join(dir, 'shape.json'), JSON.stringify({ people: [{ name: 'ZZ-PHI-MARKER' }] })),
+      'must be a JSON object with a "patients" array',
+    ],
   ];
-  it.each(cases)('%s: exit 1 saying why (no value), nothing kept; the next start with a good file serves the sample', async (_name, makeFile, reason) => {
-    const root = mkdtempSync(join(tmpdir(), 'first-'));
-    const dataDir = join(root, 'data');
-    const failed = startServerProcess({ DATA_DIR: dataDir, DB_JSON: makeFile(root) });
-    expect(await failed.exited).toBe(1);
-    const fatal = fatalMessages(failed);
-    expect(fatal).toHaveLength(1);
-    expect(fatal[0]).toContain('The first start of the embedded database failed');
-    expect(fatal[0]).toContain(reason);
-    expect(failed.output()).not.toContain('ZZ-PHI-MARKER');
-    expect(existsSync(dataDir)).toBe(false);
-    expect(existsSync(`${dataDir}.new`)).toBe(false);
+  it.each(cases)(
+    '%s: exit 1 saying why (no value), nothing kept; the next start with a good file serves the sample',
+    async (_name, makeFile, reason) => {
+      const root = mkdtempSync(join(tmpdir(), 'first-'));
+      const dataDir = join(root, 'data');
+      const failed = startServerProcess({ DATA_DIR: dataDir, DB_JSON: makeFile(root) });
+      expect(await failed.exited).toBe(1);
+      const fatal = fatalMessages(failed);
+      expect(fatal).toHaveLength(1);
+      expect(fatal[0]).toContain('The first start of the embedded database failed');
+      expect(fatal[0]).toContain(reason);
+      expect(failed.output()).not.toContain('ZZ-PHI-MARKER');
+      expect(existsSync(dataDir)).toBe(false);
+      expect(existsSync(`${dataDir}.new`)).toBe(false);
 
-    const good = startServerProcess({ DATA_DIR: dataDir });
-    const port = await good.listening;
-    const list = (await (await fetch(`http://127.0.0.1:${port}/patients`)).json()) as { patientID: string }[];
-    expect(list[0]?.patientID).toBe('P001');
-    await stop(good);
-  });
+      const good = startServerProcess({ DATA_DIR: dataDir });
+      const port = await good.listening;
+      const list = (await (await fetch(`http://127.0.0.1:${port}/patients`)).json()) as { patientID: string }[];
+      expect(list[0]?.patientID).toBe('P001');
+      await stop(good);
+    },
+  );
 
   it('the leftover of a first start killed half-way is cleared, and the database is created whole', async () => {
     const root = mkdtempSync(join(tmpdir(), 'killed-'));

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { acquireDataDirLock, DataDirLockedError, lockPathFor } from '../src/db/data-dir-lock.ts';
 import { createDataDir, prepareDataDir } from '../src/db/data-dir.ts';
+import { acquireDataDirLock, DataDirLockedError, lockPathFor } from '../src/db/data-dir-lock.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { EMBEDDED_URL, startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { StartupError } from '../src/db/startup-error.ts';
@@ -138,8 +138,10 @@ describe('embedded PGlite through in-process streams', () => {
           await c.query('rollback');
         }),
       );
-      const many = await Promise.all(Array.from({ length: 40 }, (_, i) => clients[i % 4]!.query<{ n: number }>('select $1::int as n', [i])));
-      many.forEach((r, i) => expect(r.rows[0]!.n).toBe(i));
+      const many = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => clients[i % 4]!.query<{ n: number }>('select $1::int as n', [i])),
+      );
+      for (const [i, r] of many.entries()) expect(r.rows[0]!.n).toBe(i);
       // A connection that goes away mid-transaction leaves nothing behind.
       await clients[1]!.query('begin');
       await clients[1]!.query('insert into t values (99)');
@@ -156,7 +158,14 @@ describe('embedded PGlite through in-process streams', () => {
   it('openDatabase creates, migrates and seeds a new DATA_DIR (the first start), then opens it again as it is', async () => {
     const dir = fresh();
     const logger = pino({ level: 'silent' });
-    const first = await openDatabase({ databaseUrl: undefined, dataDir: dir, seedFile: 'seeders/db.json', poolMax: 2, migrateOnStart: false, logger });
+    const first = await openDatabase({
+      databaseUrl: undefined,
+      dataDir: dir,
+      seedFile: 'seeders/db.json',
+      poolMax: 2,
+      migrateOnStart: false,
+      logger,
+    });
     try {
       expect(first.kind).toBe('embedded');
       expect(await first.ping(2000)).toBe(true);
@@ -166,7 +175,14 @@ describe('embedded PGlite through in-process streams', () => {
     } finally {
       await first.close();
     }
-    const again = await openDatabase({ databaseUrl: undefined, dataDir: dir, seedFile: 'seeders/db.json', poolMax: 2, migrateOnStart: false, logger });
+    const again = await openDatabase({
+      databaseUrl: undefined,
+      dataDir: dir,
+      seedFile: 'seeders/db.json',
+      poolMax: 2,
+      migrateOnStart: false,
+      logger,
+    });
     try {
       const [row] = await again.sql.query<{ name: string }>('select name from patients where id = 1');
       expect(row!.name).toBe('Changed'); // not seeded again

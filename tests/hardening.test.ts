@@ -2,8 +2,9 @@
  * Bad input on both surfaces, the error boundary, concurrency, aborts and slow clients: every
  * failure is a clear 4xx (or a generic 5xx), the data stays unchanged and the process keeps serving.
  */
-import { connect } from 'node:net';
+
 import { request as rawRequest } from 'node:http';
+import { connect } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patientOutput } from '../src/patients/patient.schemas.ts';
@@ -83,10 +84,14 @@ describe('bad input on REST and tRPC', () => {
     const big = wrap({ ...valid, name: 'x'.repeat(300_000) });
     await expectCleanError(await rpc(big), 413);
     const chunked = await new Promise<number>((resolve, reject) => {
-      const req = rawRequest(`${t.baseUrl}/trpc/patient.create`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = rawRequest(
+        `${t.baseUrl}/trpc/patient.create`,
+        { method: 'POST', headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       for (let i = 0; i < 40; i++) req.write('x'.repeat(8192));
       req.end();
@@ -166,7 +171,15 @@ describe('bad input on REST and tRPC', () => {
     for (const q of ['toString=', '__proto__=x', 'constructor=1&hasOwnProperty=2']) {
       expect((await fetch(`${t.baseUrl}/patients?${q}`)).status, q).toBe(200);
     }
-    for (const q of ['name_like=(', 'name_like=[', 'name_like=a{2,1}', 'name_like=(?<n>a)', '_limit=-1', '_start=abc&_end=2', '_page=1&_limit=-5']) {
+    for (const q of [
+      'name_like=(',
+      'name_like=[',
+      'name_like=a{2,1}',
+      'name_like=(?<n>a)',
+      '_limit=-1',
+      '_start=abc&_end=2',
+      '_page=1&_limit=-5',
+    ]) {
       await expectCleanError(await fetch(`${t.baseUrl}/patients?${q}`), 400);
     }
   });
@@ -256,7 +269,9 @@ describe('concurrency and aborts', () => {
   it('200 concurrent creates all succeed with distinct ids, and all are stored', async () => {
     const before = await count();
     const results = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => rest(json({ ...valid, patientID: `C${i}` })).then(async (r) => ({ status: r.status, id: ((await r.json()) as { id: number }).id }))),
+      Array.from({ length: 200 }, (_, i) =>
+        rest(json({ ...valid, patientID: `C${i}` })).then(async (r) => ({ status: r.status, id: ((await r.json()) as { id: number }).id })),
+      ),
     );
     expect(results.every((r) => r.status === 201)).toBe(true);
     expect(new Set(results.map((r) => r.id)).size).toBe(200);

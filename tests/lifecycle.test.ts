@@ -2,9 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { slowUpload } from './support/http.ts';
 import { run, startServerProcess } from './support/process.ts';
-import { createTestDatabase, type TestDatabase } from './support/database.ts';
 
 const newPatient = { patientID: 'LC1', name: 'Life Cycle', age: 33, gender: 'Other', medicalCondition: 'None', lastVisit: '2024-07-01' };
 
@@ -15,7 +15,15 @@ describe('embedded default (no DATABASE_URL)', () => {
     let port = await first.listening;
     const seeded = (await (await fetch(`http://127.0.0.1:${port}/patients`)).json()) as { id: number; patientID: string; name: string }[];
     expect(seeded.length).toBeGreaterThanOrEqual(3);
-    expect(seeded[0]).toEqual({ id: 1, patientID: 'P001', name: 'John Doe', age: 45, gender: 'Male', medicalCondition: 'Hypertension', lastVisit: '2024-01-15' });
+    expect(seeded[0]).toEqual({
+      id: 1,
+      patientID: 'P001',
+      name: 'John Doe',
+      age: 45,
+      gender: 'Male',
+      medicalCondition: 'Hypertension',
+      lastVisit: '2024-01-15',
+    });
     const created = await fetch(`http://127.0.0.1:${port}/patients`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client.ts';
-import { postJson, startTestApp, type PatientInput, type TestApp } from './support/app.ts';
+import { type PatientInput, postJson, startTestApp, type TestApp } from './support/app.ts';
 
 const MARKER = 'ZZPHIMARKER';
 let t: TestApp;
@@ -53,7 +53,11 @@ describe('logs', () => {
     const [first] = await client.patient.list.query();
     const id = first!.id;
     const send = (method: string, path: string, body?: unknown) =>
-      fetch(`${t.baseUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      fetch(`${t.baseUrl}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
     expect((await send('GET', `/patients/${id}`)).status).toBe(200);
     expect((await send('PUT', `/patients/${id}`, marked({ patientID: `${MARKER}-6` }))).status).toBe(200);
     expect((await send('PUT', `/patients/${id}`, { ...marked(), age: MARKER })).status).toBe(400);
@@ -69,7 +73,7 @@ describe('logs', () => {
     expect((await send('DELETE', `/patients/${id}`)).status).toBe(200);
     await client.patient.delete.mutate({ id }).catch(() => undefined);
     expect(t.logs.length).toBeGreaterThan(10);
-    const all = t.logs.join('\n');
+    const _all = t.logs.join('\n');
     expect(t.logs.filter((l) => l.includes(MARKER))).toEqual([]);
   });
 });
@@ -83,7 +87,11 @@ describe('the server process', () => {
     try {
       const base = `http://127.0.0.1:${await server.listening}`;
       const send = (method: string, path: string, body?: unknown) =>
-        fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+        fetch(`${base}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
       expect((await send('POST', '/patients', marked())).status).toBe(201);
       expect((await send('POST', '/patients', marked())).status).toBe(409);
       expect((await send('POST', '/patients', { ...marked(), age: MARKER })).status).toBe(400);
@@ -91,7 +99,9 @@ describe('the server process', () => {
       expect((await send('PUT', '/patients/1', marked({ lastVisit: `${MARKER}` }))).status).toBe(400);
       expect((await send('GET', `/patients?q=${MARKER}&name_like=(${MARKER}`)).status).toBe(400);
       expect((await send('GET', `/patients/${MARKER}`)).status).toBe(404);
-      expect((await send('GET', `/trpc/patient.list?input=${encodeURIComponent(JSON.stringify({ json: { q: MARKER } }))}`)).status).toBe(200);
+      expect((await send('GET', `/trpc/patient.list?input=${encodeURIComponent(JSON.stringify({ json: { q: MARKER } }))}`)).status).toBe(
+        200,
+      );
       expect((await send('DELETE', '/patients/1')).status).toBe(200);
     } finally {
       server.child.kill('SIGTERM');

@@ -5,10 +5,10 @@
  * installs it).
  */
 import { existsSync } from 'node:fs';
-import { exchange, type Answer } from './support/http.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplePatient, startTestApp, type TestApp } from './support/app.ts';
-import { NGINX, startNginx, type Nginx } from './support/nginx.ts';
+import { type Answer, exchange } from './support/http.ts';
+import { NGINX, type Nginx, startNginx } from './support/nginx.ts';
 
 describe.runIf(existsSync(NGINX))('behind nginx terminating TLS (TRUST_PROXY=1)', () => {
   let t: TestApp;
@@ -46,7 +46,8 @@ describe.runIf(existsSync(NGINX))('behind nginx terminating TLS (TRUST_PROXY=1)'
   });
 
   it("a page's Link names the public https URLs, and every rel works through nginx", async () => {
-    for (let i = 2; i <= 5; i++) expect((await fetchTls(`${origin}/patients`, 'POST', {}, samplePatient({ patientID: `NGX-${i}` }))).status).toBe(201);
+    for (let i = 2; i <= 5; i++)
+      expect((await fetchTls(`${origin}/patients`, 'POST', {}, samplePatient({ patientID: `NGX-${i}` }))).status).toBe(201);
     const page = await fetchTls(`${origin}/patients?_sort=id&_page=2&_limit=2`);
     expect(page.status).toBe(200);
     expect(page.headers['x-total-count']).toBe('5');

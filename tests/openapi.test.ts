@@ -9,8 +9,8 @@
  */
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import type { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { appRouter } from '../src/api/router.ts';
 import { postJson, startTestApp, type TestApp } from './support/app.ts';
 
@@ -67,7 +67,9 @@ function swaggerUiSample(schema: Json, where: string): unknown {
   if ('example' in s) return s.example;
   if (s.type === 'array') return [swaggerUiSample(s.items as Json, `${where}[]`)];
   if (s.properties) {
-    return Object.fromEntries(Object.entries(s.properties as Record<string, Json>).map(([k, v]) => [k, swaggerUiSample(v, `${where}.${k}`)]));
+    return Object.fromEntries(
+      Object.entries(s.properties as Record<string, Json>).map(([k, v]) => [k, swaggerUiSample(v, `${where}.${k}`)]),
+    );
   }
   throw new Error(`${where} has no example: Swagger UI would make one up`);
 }
@@ -87,9 +89,11 @@ function jsonSchemaValidator(node: Json): ValidateFunction {
   }
   return ajv.compile(toShared(node));
 }
-function expectValid(node: Json, value: unknown, where: string) {
+/** Asserts that `value` fits the schema `node`; returns 1 (one example checked). */
+function expectValid(node: Json, value: unknown, where: string): number {
   const validate = jsonSchemaValidator(node);
   expect(validate(value) ? [] : validate.errors, where).toEqual([]);
+  return 1;
 }
 
 describe('age', () => {
@@ -118,14 +122,19 @@ describe('examples', () => {
   it('each one fits the JSON Schema it belongs to', () => {
     let checked = 0;
     const walk = (node: unknown, where: string): void => {
-      if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${where}/${i}`));
+      if (Array.isArray(node)) {
+        node.forEach((n, i) => {
+          walk(n, `${where}/${i}`);
+        });
+        return;
+      }
       if (!node || typeof node !== 'object') return;
       const o = node as Json;
       // A parameter or media type: `example` (and `examples`, a map of Example objects) for `schema`.
-      if (o.schema && 'example' in o) (expectValid(o.schema as Json, o.example, where), checked++);
+      if (o.schema && 'example' in o) checked += expectValid(o.schema as Json, o.example, where);
       // A schema: `examples` is a list; `example` is OpenAPI's deprecated single form.
-      else if ('example' in o) (expectValid(o, o.example, where), checked++);
-      if (Array.isArray(o.examples)) for (const e of o.examples) (expectValid(o, e, where), checked++);
+      else if ('example' in o) checked += expectValid(o, o.example, where);
+      if (Array.isArray(o.examples)) for (const e of o.examples) checked += expectValid(o, e, where);
       for (const [k, v] of Object.entries(o)) if (k !== 'examples' && k !== 'example') walk(v, `${where}/${k}`);
     };
     walk(doc, '#');
@@ -177,7 +186,14 @@ describe('POST /patients from Swagger UI, unedited', () => {
   it('creates the patient: 201, the stored patient, and an absolute Location', async () => {
     const post = doc.paths['/patients']!.post!;
     const body = swaggerUiSample(post.requestBody!.content['application/json']!.schema, 'POST /patients') as Json;
-    expect(body).toEqual({ patientID: 'P100', name: 'Ada Byron', age: 36, gender: 'Female', medicalCondition: 'Migraine', lastVisit: '2024-06-01' });
+    expect(body).toEqual({
+      patientID: 'P100',
+      name: 'Ada Byron',
+      age: 36,
+      gender: 'Female',
+      medicalCondition: 'Migraine',
+      lastVisit: '2024-06-01',
+    });
 
     const res = await postJson(t.baseUrl, '/patients', body);
     const created = (await res.json()) as Json;
@@ -200,7 +216,14 @@ describe('real responses match the document', () => {
     new Map(Object.entries(doc.paths[path]![method]!.responses[status]!.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v.schema]));
 
   it('GET /patients with _page: body and the X-Total-Count, Link and Access-Control-Expose-Headers headers', async () => {
-    await postJson(t.baseUrl, '/patients', { patientID: 'P200', name: 'Alan Turing', age: 41, gender: 'Male', medicalCondition: 'Asthma', lastVisit: '2024-02-03' });
+    await postJson(t.baseUrl, '/patients', {
+      patientID: 'P200',
+      name: 'Alan Turing',
+      age: 41,
+      gender: 'Male',
+      medicalCondition: 'Asthma',
+      lastVisit: '2024-02-03',
+    });
     const res = await fetch(`${t.baseUrl}/patients?_page=1&_limit=1`);
     expect(res.status).toBe(200);
     expectValid(doc.paths['/patients']!.get!.responses['200']!.content!['application/json']!.schema, await res.json(), 'list body');
@@ -221,7 +244,14 @@ describe('real responses match the document', () => {
   });
 
   it('400 for an invalid patient has the documented error shape', async () => {
-    const res = await postJson(t.baseUrl, '/patients', { patientID: ' ', name: 'x', age: 151, gender: 'Unknown', medicalCondition: 'x', lastVisit: '2024-02-30' });
+    const res = await postJson(t.baseUrl, '/patients', {
+      patientID: ' ',
+      name: 'x',
+      age: 151,
+      gender: 'Unknown',
+      medicalCondition: 'x',
+      lastVisit: '2024-02-30',
+    });
     expect(res.status).toBe(400);
     expectValid(doc.paths['/patients']!.post!.responses['400']!.content!['application/json']!.schema, await res.json(), '400 body');
   });

@@ -5,13 +5,13 @@
  * stopped), and on PostgreSQL also by killing the service's backends with pg_terminate_backend.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type App, startApp } from '../src/app.ts';
 import { createClient } from '../src/client.ts';
-import { startApp, type App } from '../src/app.ts';
 import { parseConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { createTestDatabase, serverUrl, type TestDatabase } from './support/database.ts';
-import { startDbProxy, type DbProxy } from './support/proxy.ts';
 import { startServerProcess } from './support/process.ts';
+import { type DbProxy, startDbProxy } from './support/proxy.ts';
 
 let db: TestDatabase;
 let proxy: DbProxy;
@@ -23,7 +23,14 @@ const timed = async <T>(fn: () => Promise<T>) => {
   const value = await fn();
   return { value, ms: Date.now() - start };
 };
-const patient = (patientID: string) => ({ patientID, name: 'Out Age', age: 50, gender: 'Other', medicalCondition: 'None', lastVisit: '2024-01-01' });
+const patient = (patientID: string) => ({
+  patientID,
+  name: 'Out Age',
+  age: 50,
+  gender: 'Other',
+  medicalCondition: 'None',
+  lastVisit: '2024-01-01',
+});
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -63,7 +70,11 @@ describe('database outage', () => {
       ['POST', '/patients', patient('OUT1')],
     ] as const) {
       const res = await timed(() =>
-        fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) }),
+        fetch(`${base}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        }),
       );
       expect(res.value.status, `${method} ${path}`).toBe(503);
       expect(res.value.headers.get('retry-after')).toBe('5');
@@ -82,7 +93,11 @@ describe('database outage', () => {
       if (status !== 200) await new Promise((r) => setTimeout(r, 200));
     }
     expect(status).toBe(200);
-    const created = await fetch(`${base}/patients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patient('OUT2')) });
+    const created = await fetch(`${base}/patients`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(patient('OUT2')),
+    });
     expect(created.status).toBe(201);
     expect((await fetch(`${base}/patients`)).status).toBe(200);
   });

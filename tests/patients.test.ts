@@ -6,7 +6,7 @@ import { TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createClient, type PatientInput } from '../src/client.ts';
 import { importPatients } from '../src/patients/patient.import.ts';
-import { startTestApp, type PatientSearchInput, type TestApp } from './support/app.ts';
+import { type PatientSearchInput, startTestApp, type TestApp } from './support/app.ts';
 
 let t: TestApp;
 let api: ReturnType<typeof createClient>;
@@ -14,7 +14,15 @@ let api: ReturnType<typeof createClient>;
 const people = [
   { id: 1, patientID: 'P001', name: 'John Doe', age: 45, gender: 'Male', medicalCondition: 'Hypertension', lastVisit: '2024-01-15' },
   { id: 2, patientID: 'P002', name: 'Jane Smith', age: 32, gender: 'Female', medicalCondition: 'Type 2 Diabetes', lastVisit: '2024-02-20' },
-  { id: 3, patientID: 'p003', name: 'Robert Johnson', age: 58, gender: 'Male', medicalCondition: 'Coronary Artery Disease', lastVisit: '2023-11-05' },
+  {
+    id: 3,
+    patientID: 'p003',
+    name: 'Robert Johnson',
+    age: 58,
+    gender: 'Male',
+    medicalCondition: 'Coronary Artery Disease',
+    lastVisit: '2023-11-05',
+  },
   { id: 4, patientID: 'P004', name: 'Émile Davis', age: 45, gender: 'Other', medicalCondition: 'Asthma', lastVisit: '2024-01-15' },
   { id: 5, patientID: 'P005', name: 'ana lee', age: 9, gender: 'Female', medicalCondition: 'Hyperthyroidism', lastVisit: '2022-08-30' },
 ] as const;
@@ -71,7 +79,9 @@ describe('single records over REST', () => {
 
   it('POST and patient.create answer the row as stored, not the body echoed back', async () => {
     // A trigger stands in for anything the database may do to a value on its way in.
-    await t.db.query(`create function test_upper() returns trigger language plpgsql as $$ begin new.name := upper(new.name); return new; end $$`);
+    await t.db.query(
+      `create function test_upper() returns trigger language plpgsql as $$ begin new.name := upper(new.name); return new; end $$`,
+    );
     await t.db.query('create trigger test_upper before insert on patients for each row execute function test_upper()');
     try {
       const res = await rest('POST', '/patients', { ...valid, name: 'Stored Upper' });
@@ -88,7 +98,12 @@ describe('single records over REST', () => {
   });
 
   it('PUT validates the whole body, and rejects timestamps and unknown fields', async () => {
-    for (const body of [{ name: 'Only' }, { ...valid, age: 151 }, { ...valid, createdAt: '2020-01-01T00:00:00Z' }, { ...valid, extra: 1 }]) {
+    for (const body of [
+      { name: 'Only' },
+      { ...valid, age: 151 },
+      { ...valid, createdAt: '2020-01-01T00:00:00Z' },
+      { ...valid, extra: 1 },
+    ]) {
       const res = await rest('PUT', '/patients/2', body);
       expect(res.status).toBe(400);
     }

@@ -6,20 +6,22 @@
 import { TRPCError } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createContextFactory, type Context } from '../src/api/context.ts';
+import { type Context, createContextFactory } from '../src/api/context.ts';
 import { appRouter } from '../src/api/router.ts';
 import { createCaller } from '../src/api/trpc.ts';
 import { createTokenCheck } from '../src/auth.ts';
+import type { PatientInput } from '../src/client.ts';
 import { JsonText } from '../src/core/json-text.ts';
 import { patientOutput } from '../src/patients/patient.schemas.ts';
-import type { PatientInput } from '../src/client.ts';
 import { useOpenedTestDatabase } from './support/database.ts';
 
 const opened = useOpenedTestDatabase();
 
 const caller = (options: { results?: Context['results']; tokens?: string[]; authorization?: string } = {}) => {
   const createContext = createContextFactory({ db: opened.db, tokens: createTokenCheck(options.tokens ?? []) });
-  return createCaller(appRouter)(createContext({ requestId: 'test', authorization: options.authorization, results: options.results ?? 'values' }));
+  return createCaller(appRouter)(
+    createContext({ requestId: 'test', authorization: options.authorization, results: options.results ?? 'values' }),
+  );
 };
 
 const patient = (patientID: string, overrides: Partial<PatientInput> = {}): PatientInput => ({
@@ -79,7 +81,10 @@ describe('patient procedures (createCaller)', () => {
   it('replace and update change the row and answer it as stored; delete removes it', async () => {
     const api = caller();
     const { id } = await api.patient.create(patient('U1'));
-    expect(await api.patient.replace({ id, ...patient('U1', { name: 'Replaced', age: 41 }) })).toEqual({ id, ...patient('U1', { name: 'Replaced', age: 41 }) });
+    expect(await api.patient.replace({ id, ...patient('U1', { name: 'Replaced', age: 41 }) })).toEqual({
+      id,
+      ...patient('U1', { name: 'Replaced', age: 41 }),
+    });
     expect(await api.patient.update({ id, age: 42 })).toMatchObject({ id, name: 'Replaced', age: 42 });
     expect(await api.patient.delete({ id })).toEqual({});
     expect((await failure(api.patient.delete({ id }))).code).toBe('NOT_FOUND');

@@ -4,19 +4,25 @@
  * OpenAPI `servers`, the access log's `client`. Off, a client that sends the headers itself
  * changes nothing.
  */
-import { exchange, type Answer } from './support/http.ts';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoalescingHandler } from '../src/http/coalesce.ts';
 import { clientAddress, publicOrigin } from '../src/http/forwarded.ts';
-import { createAbortState, json, type HttpRequest, type HttpResponse } from '../src/http/types.ts';
+import { createAbortState, type HttpRequest, type HttpResponse, json } from '../src/http/types.ts';
 import { samplePatient, startTestApp, type TestApp } from './support/app.ts';
+import { type Answer, exchange } from './support/http.ts';
 
 describe('publicOrigin and clientAddress (the trust rules)', () => {
   const origin = (headers: Record<string, string>, trust: number) => publicOrigin({ host: 'direct:8000', ...headers }, trust);
   const client = (headers: Record<string, string>, trust: number) => clientAddress(headers, '10.0.0.9', trust);
 
   it('ignores every forwarding header when trust is 0', () => {
-    const spoof = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', forwarded: 'for=6.6.6.6;host=evil.example;proto=https', 'x-forwarded-for': '6.6.6.6' };
+    const spoof = {
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'evil.example',
+      forwarded: 'for=6.6.6.6;host=evil.example;proto=https',
+      'x-forwarded-for': '6.6.6.6',
+    };
     expect(origin(spoof, 0)).toEqual({ proto: 'http', host: 'direct:8000' });
     expect(client(spoof, 0)).toBe('10.0.0.9');
     expect(publicOrigin({}, 0)).toEqual({ proto: 'http', host: undefined });
@@ -39,7 +45,10 @@ describe('publicOrigin and clientAddress (the trust rules)', () => {
     expect(origin(lists, 1)).toEqual({ proto: 'http', host: 'pub.example' });
     expect(origin(lists, 2)).toEqual({ proto: 'https', host: 'evil.example' });
     // Proxies usually set one value: believed whatever the number of hops.
-    expect(origin({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'pub.example:8443' }, 3)).toEqual({ proto: 'https', host: 'pub.example:8443' });
+    expect(origin({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'pub.example:8443' }, 3)).toEqual({
+      proto: 'https',
+      host: 'pub.example:8443',
+    });
     // Empty list elements are not hops.
     expect(client({ 'x-forwarded-for': '1.1.1.1, , 3.3.3.3,' }, 2)).toBe('1.1.1.1');
   });
@@ -54,7 +63,10 @@ describe('publicOrigin and clientAddress (the trust rules)', () => {
     expect(origin(headers, 1)).toEqual({ proto: 'https', host: 'pub.example' });
     expect(client(headers, 1)).toBe('203.0.113.5');
     // Any one X-Forwarded-* header is enough to leave Forwarded unread.
-    expect(origin({ forwarded: 'proto=https;host=evil.example', 'x-forwarded-for': '203.0.113.5' }, 1)).toEqual({ proto: 'http', host: 'direct:8000' });
+    expect(origin({ forwarded: 'proto=https;host=evil.example', 'x-forwarded-for': '203.0.113.5' }, 1)).toEqual({
+      proto: 'http',
+      host: 'direct:8000',
+    });
   });
 
   it('without X-Forwarded-*, Forwarded (RFC 7239) decides: quoted values, several elements, case-insensitive names', () => {
@@ -65,7 +77,10 @@ describe('publicOrigin and clientAddress (the trust rules)', () => {
     expect(origin(headers, 2)).toEqual({ proto: 'http', host: 'evil.example' });
     expect(client(headers, 2)).toBe('1.1.1.1');
     // A comma inside quotes does not split elements; an escaped quote stays in its value.
-    expect(origin({ forwarded: 'for="_a,b";host="x\\"y", proto=https;host=pub.example' }, 1)).toEqual({ proto: 'https', host: 'pub.example' });
+    expect(origin({ forwarded: 'for="_a,b";host="x\\"y", proto=https;host=pub.example' }, 1)).toEqual({
+      proto: 'https',
+      host: 'pub.example',
+    });
     expect(client({ forwarded: 'for=unknown;proto="x,y"' }, 1)).toBe('unknown');
     expect(client({ forwarded: 'for=_hidden-node' }, 1)).toBe('_hidden-node');
     // An element without a host leaves the Host header.
@@ -73,7 +88,17 @@ describe('publicOrigin and clientAddress (the trust rules)', () => {
   });
 
   it('never builds a URL from garbage: invalid values give the Host header and http', () => {
-    for (const host of ['evil.example/path', 'evil example', 'user@evil.example', 'evil.example:80:80', 'evil.example:port', '', 'évil.example', '[::1', 'a\\b']) {
+    for (const host of [
+      'evil.example/path',
+      'evil example',
+      'user@evil.example',
+      'evil.example:80:80',
+      'evil.example:port',
+      '',
+      'évil.example',
+      '[::1',
+      'a\\b',
+    ]) {
       expect(origin({ 'x-forwarded-host': host }, 1).host).toBe('direct:8000');
       expect(origin({ forwarded: `host=${JSON.stringify(host)}` }, 1).host).toBe('direct:8000');
     }
@@ -84,13 +109,22 @@ describe('publicOrigin and clientAddress (the trust rules)', () => {
       expect(origin({ 'x-forwarded-proto': proto }, 1).proto).toBe('http');
     }
     expect(origin({ 'x-forwarded-proto': 'HTTPS' }, 1).proto).toBe('https');
-    for (const node of ['not-an-ip', '1.2.3.4.5', '6.6.6.6 7.7.7.7', '[zz::1]']) expect(client({ 'x-forwarded-for': node }, 1)).toBe('10.0.0.9');
+    for (const node of ['not-an-ip', '1.2.3.4.5', '6.6.6.6 7.7.7.7', '[zz::1]'])
+      expect(client({ 'x-forwarded-for': node }, 1)).toBe('10.0.0.9');
     expect(client({ 'x-forwarded-for': '192.0.2.7:5678' }, 1)).toBe('192.0.2.7');
     expect(client({ 'x-forwarded-for': '2001:db8::1' }, 1)).toBe('2001:db8::1');
   });
 
   it('a Forwarded header that does not parse is ignored', () => {
-    for (const forwarded of ['proto=https host=pub.example', 'proto="https', 'proto=https;proto=http', '=https', 'proto', 'proto=https;host=a"b', '']) {
+    for (const forwarded of [
+      'proto=https host=pub.example',
+      'proto="https',
+      'proto=https;proto=http',
+      '=https',
+      'proto',
+      'proto=https;host=a"b',
+      '',
+    ]) {
       expect(origin({ forwarded }, 1)).toEqual({ proto: 'http', host: 'direct:8000' });
       expect(client({ forwarded }, 1)).toBe('10.0.0.9');
     }
@@ -100,8 +134,13 @@ describe('publicOrigin and clientAddress (the trust rules)', () => {
 });
 
 /** A request with exactly these headers (fetch would not send our own Host). */
-const send = (port: number, method: string, path: string, headers: Record<string, string | string[]> = {}, body?: unknown): Promise<Answer> =>
-  exchange(`http://127.0.0.1:${port}${path}`, { method, headers }, body);
+const send = (
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string | string[]> = {},
+  body?: unknown,
+): Promise<Answer> => exchange(`http://127.0.0.1:${port}${path}`, { method, headers }, body);
 
 const SPOOF = {
   'x-forwarded-proto': 'https',
@@ -116,7 +155,8 @@ function accessLog(t: TestApp, reqId: string): Record<string, unknown> | undefin
 }
 
 async function seed(t: TestApp, n: number) {
-  for (let i = 0; i < n; i++) expect((await send(t.app.port, 'POST', '/patients', {}, samplePatient({ patientID: `PX${i}` }))).status).toBe(201);
+  for (let i = 0; i < n; i++)
+    expect((await send(t.app.port, 'POST', '/patients', {}, samplePatient({ patientID: `PX${i}` }))).status).toBe(201);
 }
 
 describe('TRUST_PROXY off (the default): a client sending forwarding headers changes nothing', () => {
@@ -130,7 +170,13 @@ describe('TRUST_PROXY off (the default): a client sending forwarding headers cha
   it('Location, Link, the OpenAPI servers and the logged client are what they are without the headers', async () => {
     const port = t.app.port;
     const host = `127.0.0.1:${port}`;
-    const created = await send(port, 'POST', '/patients', { ...SPOOF, 'x-request-id': 'spoof-post' }, samplePatient({ patientID: 'SPOOF' }));
+    const created = await send(
+      port,
+      'POST',
+      '/patients',
+      { ...SPOOF, 'x-request-id': 'spoof-post' },
+      samplePatient({ patientID: 'SPOOF' }),
+    );
     expect(created.status).toBe(201);
     const { id } = JSON.parse(created.body) as { id: number };
     expect(created.headers.location).toBe(`http://${host}/patients/${id}`);
@@ -162,7 +208,13 @@ describe('TRUST_PROXY=1: the nearest proxy decides the public scheme, host and c
 
   it("POST's Location, a page's Link and the OpenAPI servers use X-Forwarded-Proto/Host", async () => {
     const port = t.app.port;
-    const created = await send(port, 'POST', '/patients', { ...proxied, 'x-request-id': 'proxied-post' }, samplePatient({ patientID: 'PROXIED' }));
+    const created = await send(
+      port,
+      'POST',
+      '/patients',
+      { ...proxied, 'x-request-id': 'proxied-post' },
+      samplePatient({ patientID: 'PROXIED' }),
+    );
     const { id } = JSON.parse(created.body) as { id: number };
     expect(created.headers.location).toBe(`https://pub.example:8443/patients/${id}`);
 
@@ -206,7 +258,10 @@ describe('TRUST_PROXY=1: the nearest proxy decides the public scheme, host and c
   });
 
   it('repeated header lines are one list: the last line is the nearest hop', async () => {
-    const page = await send(t.app.port, 'GET', '/patients?_page=1&_limit=2', { 'x-forwarded-host': ['evil.example', 'pub.example'], 'x-forwarded-proto': 'https' });
+    const page = await send(t.app.port, 'GET', '/patients?_page=1&_limit=2', {
+      'x-forwarded-host': ['evil.example', 'pub.example'],
+      'x-forwarded-proto': 'https',
+    });
     expect(String(page.headers.link)).toMatch(/^<https:\/\/pub\.example\/patients\?_page=1&_limit=2>; rel="first"/);
   });
 });
@@ -223,8 +278,12 @@ describe('TRUST_PROXY=1 with request coalescing on', () => {
   it('concurrent identical pages asked for over http and https each get their own Link (no shared answer)', async () => {
     const port = t.app.port;
     const protos = Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? 'https' : 'http'));
-    const pages = await Promise.all(protos.map((proto) => send(port, 'GET', '/patients?_page=1&_limit=1', { 'x-forwarded-proto': proto, 'x-forwarded-host': 'pub.example' })));
-    pages.forEach((page, i) => expect(String(page.headers.link)).toMatch(new RegExp(`^<${protos[i]}://pub\\.example/`)));
+    const pages = await Promise.all(
+      protos.map((proto) =>
+        send(port, 'GET', '/patients?_page=1&_limit=1', { 'x-forwarded-proto': proto, 'x-forwarded-host': 'pub.example' }),
+      ),
+    );
+    for (const [i, page] of pages.entries()) expect(String(page.headers.link)).toMatch(new RegExp(`^<${protos[i]}://pub\\.example/`));
   });
 });
 

@@ -9,9 +9,16 @@
 import { TRPCClientError } from '@trpc/client';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createClient, type AppRouter } from '../src/client.ts';
+import { type AppRouter, createClient } from '../src/client.ts';
 import { QueryError } from '../src/core/errors.ts';
-import { MAX_LIKE_COST, MAX_LIKE_PATTERN_LENGTH, MAX_LIKE_VALUES, regexCost, toPostgresRegex, toPostgresRegexAny } from '../src/core/regex.ts';
+import {
+  MAX_LIKE_COST,
+  MAX_LIKE_PATTERN_LENGTH,
+  MAX_LIKE_VALUES,
+  regexCost,
+  toPostgresRegex,
+  toPostgresRegexAny,
+} from '../src/core/regex.ts';
 import { postJson, samplePatient, startTestApp, type TestApp } from './support/app.ts';
 
 /** The report's repro: exponential backtracking on 'a' × 130 + 'c' (2.7 s on PGlite, one thread). */
@@ -134,7 +141,9 @@ describe('toPostgresRegex', () => {
     expect(toPostgresRegexAny(['jo', '\\bsa'])).toBe('(jo)|(\\ysa)');
     expect(toPostgresRegexAny(['^jo'])).toBe('^jo');
     expect(() => toPostgresRegexAny(['jo', REPRO])).toThrow('Back-references are not supported in a _like filter');
-    expect(() => toPostgresRegexAny(Array.from({ length: MAX_LIKE_VALUES + 1 }, (_, i) => `v${i}`))).toThrow(`At most ${MAX_LIKE_VALUES} _like values per field`);
+    expect(() => toPostgresRegexAny(Array.from({ length: MAX_LIKE_VALUES + 1 }, (_, i) => `v${i}`))).toThrow(
+      `At most ${MAX_LIKE_VALUES} _like values per field`,
+    );
     expect(toPostgresRegexAny(Array.from({ length: MAX_LIKE_VALUES }, (_, i) => `v${i}`))).toContain('(v9)');
     // Each alone is within the budget, together they are not.
     const half = '[a-z]{50}';
@@ -193,7 +202,9 @@ describe('over HTTP, on a real server', () => {
 
   it('the repro: BAD_REQUEST from patient.search through the typed client, without a statement sent', async () => {
     let error: unknown;
-    const sent = await statementsDuring(() => api.patient.search.query({ filter: { medicalCondition: { like: REPRO } } }).catch((e: unknown) => (error = e)));
+    const sent = await statementsDuring(() =>
+      api.patient.search.query({ filter: { medicalCondition: { like: REPRO } } }).catch((e: unknown) => (error = e)),
+    );
     expect(sent).toBe(0);
     expect(error).toBeInstanceOf(TRPCClientError);
     expect((error as TRPCClientError<AppRouter>).data?.code).toBe('BAD_REQUEST');
@@ -207,11 +218,15 @@ describe('over HTTP, on a real server', () => {
       const res = await rest(pattern);
       expect(res.status, pattern).toBe(400);
       expect(res.text).not.toContain(pattern.slice(0, 5));
-      const err = await api.patient.search.query({ filter: { name: { like: pattern } } }).catch((e: unknown) => e as TRPCClientError<AppRouter>);
+      const err = await api.patient.search
+        .query({ filter: { name: { like: pattern } } })
+        .catch((e: unknown) => e as TRPCClientError<AppRouter>);
       expect(err, pattern).toBeInstanceOf(TRPCClientError);
       expect((err as TRPCClientError<AppRouter>).data?.code, pattern).toBe('BAD_REQUEST');
     }
-    const repeated = await fetch(`${t.baseUrl}/patients?${Array.from({ length: MAX_LIKE_VALUES + 1 }, (_, i) => `name_like=v${i}`).join('&')}`);
+    const repeated = await fetch(
+      `${t.baseUrl}/patients?${Array.from({ length: MAX_LIKE_VALUES + 1 }, (_, i) => `name_like=v${i}`).join('&')}`,
+    );
     expect(repeated.status).toBe(400);
     expect(((await repeated.json()) as { message: string }).message).toBe(`At most ${MAX_LIKE_VALUES} _like values per field`);
   });
@@ -220,11 +235,51 @@ describe('over HTTP, on a real server', () => {
     const token = fc.oneof(
       { weight: 4, arbitrary: fc.constantFrom('a', 'a', 'c', 'b', 'x', 'y', 'z', '0', '1', '2') },
       { weight: 4, arbitrary: fc.constantFrom('^', '$', '.', '*', '+', '?', '(', ')', '[', ']', '{', '}', '|', '\\', '-', ',') },
-      { weight: 2, arbitrary: fc.constantFrom('{1,50}', '{0,255}', '{1,200}', '{130}', '{2,}', '{1,5}', '*?', '(?:', '(?=', '(?<=', '(?!') },
-      { weight: 2, arbitrary: fc.constantFrom('\\1', '\\2', '\\5', '\\10', '\\b', '\\d', '\\w', '\\s', '\\B', '\\x41', '\\u00e9', '[a-z]', '[^c]', '(a*)') },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom('{1,50}', '{0,255}', '{1,200}', '{130}', '{2,}', '{1,5}', '*?', '(?:', '(?=', '(?<=', '(?!'),
+      },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom(
+          '\\1',
+          '\\2',
+          '\\5',
+          '\\10',
+          '\\b',
+          '\\d',
+          '\\w',
+          '\\s',
+          '\\B',
+          '\\x41',
+          '\\u00e9',
+          '[a-z]',
+          '[^c]',
+          '(a*)',
+        ),
+      },
     );
     // Building blocks of the costly patterns, so that a missing rule shows up as a failure here.
-    const costly = fc.constantFrom('(a*)', '(a*)', '(a+)', '(a?)', '\\1', '\\2', '\\3', '\\4', '(a{1,200})', '{1,200}', '{255}', '(?=.*', '(?=a*', ')', '(.*)', 'c', '^', '$');
+    const costly = fc.constantFrom(
+      '(a*)',
+      '(a*)',
+      '(a+)',
+      '(a?)',
+      '\\1',
+      '\\2',
+      '\\3',
+      '\\4',
+      '(a{1,200})',
+      '{1,200}',
+      '{255}',
+      '(?=.*',
+      '(?=a*',
+      ')',
+      '(.*)',
+      'c',
+      '^',
+      '$',
+    );
     const pattern = fc.oneof(
       fc.array(token, { maxLength: 40 }).map((ts) => ts.join('')),
       fc.array(costly, { minLength: 3, maxLength: 14 }).map((ts) => ts.join('')),

@@ -19,10 +19,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema, parseConfig } from '../src/config.ts';
+import { parse } from 'yaml';
 import { appRouter } from '../src/api/router.ts';
+import { configSchema, parseConfig } from '../src/config.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { childEnv, ROOT, run } from './support/process.ts';
 
@@ -90,7 +90,11 @@ describe('render.yaml against Render’s Blueprint schema', () => {
     ['an unknown runtime', (b) => (b.services[0]!.runtime = 'nodejs'), '/services/0/runtime'],
     ['a shutdown delay over 300 s', (b) => (b.services[0]!.maxShutdownDelaySeconds = 301), '/services/0/maxShutdownDelaySeconds'],
     ['a misspelt field', (b) => Object.assign(b.services[0]!, { healthcheckPath: '/health' }), '/services/0'],
-    ['a PostgreSQL version as a number', (b) => Object.assign(b.databases[0]!, { postgresMajorVersion: 17 }), '/databases/0/postgresMajorVersion'],
+    [
+      'a PostgreSQL version as a number',
+      (b) => Object.assign(b.databases[0]!, { postgresMajorVersion: 17 }),
+      '/databases/0/postgresMajorVersion',
+    ],
     [
       'an unknown database property',
       (b) => (b.services[0]!.envVars.find((e) => e.fromDatabase)!.fromDatabase!.property = 'url'),
@@ -199,7 +203,11 @@ describe('render.yaml, run as Render runs it', () => {
     // Without MIGRATE_ON_START the server refuses a database with pending migrations, so this
     // start also proves the pre-deploy step left nothing pending. PORT: Render's job.
     const [, ...args] = web.startCommand.split(/\s+/);
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv({ COALESCE_READS: 'false', ...deployEnv(), PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: childEnv({ COALESCE_READS: 'false', ...deployEnv(), PORT: '0' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {

@@ -6,9 +6,9 @@
  */
 import { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Field } from '../src/core/resource.ts';
 import { createOrmOptions } from '../src/db/orm-options.ts';
 import { Patient } from '../src/patients/patient.entity.ts';
-import type { Field } from '../src/core/resource.ts';
 import { patients } from '../src/patients/patient.fields.ts';
 import { useOpenedTestDatabase } from './support/database.ts';
 
@@ -31,28 +31,35 @@ describe('patient descriptor and entity metadata', () => {
     expect(properties.sort()).toEqual(patients.names.map((n) => patients.fields[n]!.property).sort());
   });
 
-  it.each(patients.names.map((n): [string, Field] => [n, patients.fields[n]]))('%s: column, type, length, uniqueness and values agree', (_name, field) => {
-    const prop = meta().properties[field.property as keyof (typeof Patient)['meta']['properties']]!;
-    expect(prop.fieldNames).toEqual([field.column]);
-    const columnType = String(prop.columnTypes[0]);
-    if (field.kind === 'int') expect(columnType).toMatch(field.column === 'id' ? /^serial$/ : /^int$/);
-    if (field.kind === 'date') expect(columnType).toBe('date');
-    if (field.kind === 'text') expect(columnType).toMatch(/^varchar/);
-    if (field.maxLength !== undefined) expect(prop.length).toBe(field.maxLength);
-    if (field.values) expect(prop.items).toEqual([...field.values]);
-    if (field.column !== 'id') expect(Boolean(prop.unique)).toBe(field.unique);
-    expect(Boolean(prop.nullable)).toBe(false);
-  });
+  it.each(patients.names.map((n): [string, Field] => [n, patients.fields[n]]))(
+    '%s: column, type, length, uniqueness and values agree',
+    (_name, field) => {
+      const prop = meta().properties[field.property as keyof (typeof Patient)['meta']['properties']]!;
+      expect(prop.fieldNames).toEqual([field.column]);
+      const columnType = String(prop.columnTypes[0]);
+      if (field.kind === 'int') expect(columnType).toMatch(field.column === 'id' ? /^serial$/ : /^int$/);
+      if (field.kind === 'date') expect(columnType).toBe('date');
+      if (field.kind === 'text') expect(columnType).toMatch(/^varchar/);
+      if (field.maxLength !== undefined) expect(prop.length).toBe(field.maxLength);
+      if (field.values) expect(prop.items).toEqual([...field.values]);
+      if (field.column !== 'id') expect(Boolean(prop.unique)).toBe(field.unique);
+      expect(Boolean(prop.nullable)).toBe(false);
+    },
+  );
 });
 
 describe('patient descriptor and the migrated table', () => {
   const opened = useOpenedTestDatabase();
 
   it('every descriptor column exists with the matching type and length, non-null', async () => {
-    const columns = await opened.tdb.query<{ column_name: string; data_type: string; character_maximum_length: number | null; is_nullable: string }>(
-      `select column_name, data_type, character_maximum_length, is_nullable from information_schema.columns where table_name = $1`,
-      [patients.table],
-    );
+    const columns = await opened.tdb.query<{
+      column_name: string;
+      data_type: string;
+      character_maximum_length: number | null;
+      is_nullable: string;
+    }>(`select column_name, data_type, character_maximum_length, is_nullable from information_schema.columns where table_name = $1`, [
+      patients.table,
+    ]);
     const byName = new Map(columns.map((c) => [c.column_name, c]));
     for (const name of patients.names) {
       const field: Field = patients.fields[name];
@@ -69,7 +76,10 @@ describe('patient descriptor and the migrated table', () => {
     const sample = patients.inputExample as Record<string, unknown>;
     const insert = (overrides: Record<string, unknown>) => {
       const row = { ...sample, ...overrides };
-      return opened.db.sql.query(`insert into ${patients.table} (${patients.insertColumns}) values (${patients.writable.map(() => '?').join(', ')})`, patients.writable.map((n) => row[n]));
+      return opened.db.sql.query(
+        `insert into ${patients.table} (${patients.insertColumns}) values (${patients.writable.map(() => '?').join(', ')})`,
+        patients.writable.map((n) => row[n]),
+      );
     };
     await insert({});
     const [min, max] = patients.fields.age.range;

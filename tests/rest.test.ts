@@ -17,7 +17,8 @@ const get = (path: string, init?: RequestInit) => fetch(`${t.baseUrl}${path}`, i
 
 describe('GET /patients', () => {
   it('returns a bare array of camelCase patients with exactly seven keys, ordered by id', async () => {
-    for (const id of ['P3', 'P1', 'P2']) expect((await postJson(t.baseUrl, '/patients', samplePatient({ patientID: id }))).status).toBe(201);
+    for (const id of ['P3', 'P1', 'P2'])
+      expect((await postJson(t.baseUrl, '/patients', samplePatient({ patientID: id }))).status).toBe(201);
     await t.db.query(`update patients set name = 'Zed' where patient_id = 'P3'`);
     const res = await get('/patients');
     expect(res.status).toBe(200);
@@ -40,7 +41,8 @@ describe('GET /patients', () => {
 
 describe('GET /patients/:id', () => {
   it('many clients reading different patients at once (reads are grouped): each gets its own patient, or 404 {}', async () => {
-    for (let i = 1; i <= 12; i++) expect((await postJson(t.baseUrl, '/patients', samplePatient({ patientID: `G${i}`, age: i }))).status).toBe(201);
+    for (let i = 1; i <= 12; i++)
+      expect((await postJson(t.baseUrl, '/patients', samplePatient({ patientID: `G${i}`, age: i }))).status).toBe(201);
     const ids = [...Array.from({ length: 12 }, (_, i) => 12 - i), 99, 5, 5];
     const responses = await Promise.all(ids.map((id) => get(`/patients/${id}`)));
     const bodies = await Promise.all(responses.map((r) => r.json()));
@@ -161,7 +163,13 @@ describe('POST /patients', () => {
     const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const url = new URL(`${t.baseUrl}/patients`);
       const req = rawRequest(
-        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+        },
         (res) => {
           let body = '';
           res.on('data', (c: Buffer) => (body += c.toString()));
@@ -270,7 +278,10 @@ describe('CORS', () => {
   });
 
   it('gives a disallowed origin no Access-Control-Allow-Origin', async () => {
-    const pre = await get('/patients', { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } });
+    const pre = await get('/patients', {
+      method: 'OPTIONS',
+      headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' },
+    });
     expect(pre.headers.get('access-control-allow-origin')).toBeNull();
     const res = await get('/patients', { headers: { origin: 'http://evil.example' } });
     expect(res.headers.get('access-control-allow-origin')).toBeNull();

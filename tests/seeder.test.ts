@@ -2,6 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createRecordService } from '../src/core/record-service.ts';
+import { patients } from '../src/patients/patient.fields.ts';
 import {
   formatImportProblems,
   formatImportSummary,
@@ -9,8 +11,6 @@ import {
   importPatients,
   readSeedFile,
 } from '../src/patients/patient.import.ts';
-import { createRecordService } from '../src/core/record-service.ts';
-import { patients } from '../src/patients/patient.fields.ts';
 import { useOpenedTestDatabase } from './support/database.ts';
 import { mikroOrm } from './support/process.ts';
 
@@ -27,9 +27,17 @@ const record = (id: number, overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 const file = (...patients: unknown[]) => ({ patients });
-const rows = () => opened.tdb.query<{ id: number; patient_id: string; name: string }>('select id, patient_id, name from patients order by id');
+const rows = () =>
+  opened.tdb.query<{ id: number; patient_id: string; name: string }>('select id, patient_id, name from patients order by id');
 const createNewPatient = () =>
-  createRecordService(opened.db.sql, patients).create({ patientID: 'NEW', name: 'New', age: 1, gender: 'Male', medicalCondition: 'Flu', lastVisit: '2024-06-01' });
+  createRecordService(opened.db.sql, patients).create({
+    patientID: 'NEW',
+    name: 'New',
+    age: 1,
+    gender: 'Male',
+    medicalCondition: 'Flu',
+    lastVisit: '2024-06-01',
+  });
 const run = (data: unknown, dryRun = false) => importPatients(opened.db.orm.em.fork(), data, { dryRun });
 
 describe('json-server import', () => {
@@ -102,12 +110,16 @@ describe('json-server import', () => {
     await run(file(record(1)));
     const report = await run(file(record(2, { patientID: 'P001' }), record(3)));
     expect(report).toMatchObject({ inserted: 1, invalid: 1 });
-    expect(report.problems).toEqual([{ index: 0, issues: [{ path: 'patientID', message: 'already used by another patient in the database' }] }]);
+    expect(report.problems).toEqual([
+      { index: 0, issues: [{ path: 'patientID', message: 'already used by another patient in the database' }] },
+    ]);
     expect(formatImportProblems(report)).toEqual(['Skipped record #0: patientID: already used by another patient in the database']);
   });
 
   it('skips and reports a record whose text is not well-formed (a lone surrogate), like the API', async () => {
-    const report = await run(file(record(1), record(2, { name: '\ud800' }), record(3, { patientID: 'P\udc00x', medicalCondition: 'x\ud800' }), record(4)));
+    const report = await run(
+      file(record(1), record(2, { name: '\ud800' }), record(3, { patientID: 'P\udc00x', medicalCondition: 'x\ud800' }), record(4)),
+    );
     expect(report).toMatchObject({ read: 4, inserted: 2, invalid: 2 });
     expect(report.problems).toEqual([
       { index: 1, issues: [{ path: 'name', message: 'must be well-formed Unicode text (no lone surrogates)' }] },
@@ -169,10 +181,25 @@ describe('seeder:run output (the MikroORM CLI, as an operator runs it)', () => {
 
   it('reports a record with a string id and invalid fields by position and field only, never a value from the file', async () => {
     const result = await seed(
-      file(record(1), { id: MARKER, patientID: MARKER, name: MARKER, age: MARKER, gender: MARKER, medicalCondition: ' ', lastVisit: MARKER, [MARKER]: MARKER }, { ...record(3, { name: MARKER }), id: MARKER }),
+      file(
+        record(1),
+        {
+          id: MARKER,
+          patientID: MARKER,
+          name: MARKER,
+          age: MARKER,
+          gender: MARKER,
+          medicalCondition: ' ',
+          lastVisit: MARKER,
+          [MARKER]: MARKER,
+        },
+        { ...record(3, { name: MARKER }), id: MARKER },
+      ),
     );
     expect(result.code, result.output).toBe(0);
-    expect(result.stdout).toMatch(/^Skipped record #1: id: must be a positive integer; .*age: .*gender: .*medicalCondition: must not be blank.*lastVisit: .*1 unknown field\(s\)$/m);
+    expect(result.stdout).toMatch(
+      /^Skipped record #1: id: must be a positive integer; .*age: .*gender: .*medicalCondition: must not be blank.*lastVisit: .*1 unknown field\(s\)$/m,
+    );
     expect(result.stdout).toContain('Skipped record #2: id: must be a positive integer\n');
     expect(result.stdout).toContain('Seed summary: read 3, inserted 1, updated 0, unchanged 0, invalid 2');
     expect(result.output).not.toContain(MARKER);

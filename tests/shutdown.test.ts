@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, serverUrl, type TestDatabase } from './support/database.ts';
 import { slowUpload } from './support/http.ts';
-import { startServerProcess, type ServerProcess } from './support/process.ts';
+import { type ServerProcess, startServerProcess } from './support/process.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -18,7 +18,14 @@ beforeAll(async () => {
 });
 afterAll(() => db?.drop());
 
-const patient = (patientID: string) => ({ patientID, name: 'Shut Down', age: 40, gender: 'Male', medicalCondition: 'None', lastVisit: '2024-01-01' });
+const patient = (patientID: string) => ({
+  patientID,
+  name: 'Shut Down',
+  age: 40,
+  gender: 'Male',
+  medicalCondition: 'None',
+  lastVisit: '2024-01-01',
+});
 
 /** Sends raw HTTP/1.1 requests on one kept-alive socket. */
 function keepAliveSocket(port: number) {
@@ -107,7 +114,11 @@ describe('SIGTERM', () => {
 describe('no lost writes', () => {
   it('a create that returned 201 is in the database after kill -9 right after the reply (PostgreSQL URL)', async () => {
     const { server, port } = await started({});
-    const res = await fetch(`http://127.0.0.1:${port}/patients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patient('K9A')) });
+    const res = await fetch(`http://127.0.0.1:${port}/patients`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(patient('K9A')),
+    });
     server.child.kill('SIGKILL');
     expect(res.status).toBe(201);
     const { id } = (await res.json()) as { id: number };
@@ -119,7 +130,11 @@ describe('no lost writes', () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'k9-')), 'data');
     const first = startServerProcess({ DATA_DIR: dataDir });
     const port = await first.listening;
-    const res = await fetch(`http://127.0.0.1:${port}/patients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patient('K9B')) });
+    const res = await fetch(`http://127.0.0.1:${port}/patients`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(patient('K9B')),
+    });
     first.child.kill('SIGKILL');
     expect(res.status).toBe(201);
     const { id } = (await res.json()) as { id: number };

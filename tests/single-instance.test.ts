@@ -2,18 +2,28 @@
  * Two starts of the service must never share an embedded data directory or an HTTP port: before,
  * both answered, ids repeated, and acknowledged writes were lost after a restart.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/net.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { fatalMessages, startServerProcess, type ServerProcess } from './support/process.ts';
+import { fatalMessages, type ServerProcess, startServerProcess } from './support/process.ts';
 
-const patient = (patientID: string) => ({ patientID, name: 'Single Instance', age: 50, gender: 'Other', medicalCondition: 'None', lastVisit: '2024-03-03' });
+const patient = (patientID: string) => ({
+  patientID,
+  name: 'Single Instance',
+  age: 50,
+  gender: 'Other',
+  medicalCondition: 'None',
+  lastVisit: '2024-03-03',
+});
 const post = (port: number, patientID: string) =>
-  fetch(`http://127.0.0.1:${port}/patients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patient(patientID)) });
+  fetch(`http://127.0.0.1:${port}/patients`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(patient(patientID)),
+  });
 
 /** Every file under `dir` with its size and modification time: a fingerprint of "touched or not". */
 function snapshot(dir: string): string[] {
@@ -69,7 +79,10 @@ describe('one process per embedded DATA_DIR', () => {
 
     const again = startServerProcess({ DATA_DIR: dataDir });
     const port2 = await again.listening;
-    const list = (await (await fetch(`http://127.0.0.1:${port2}/patients?patientID_like=^SI`)).json()) as { id: number; patientID: string }[];
+    const list = (await (await fetch(`http://127.0.0.1:${port2}/patients?patientID_like=^SI`)).json()) as {
+      id: number;
+      patientID: string;
+    }[];
     expect(list.map((p) => p.patientID)).toEqual(['SI1', 'SI2', 'SI3', 'SI4']);
     expect(list.map((p) => p.id)).toEqual(acknowledged);
     await stop(again);
@@ -133,7 +146,10 @@ describe('one process per HTTP port', () => {
         const res = await fetch(`http://127.0.0.1:${port}/health`, { headers: { connection: 'close', 'x-request-id': requestId } });
         expect(res.status).toBe(200);
         await new Promise((r) => setTimeout(r, 20));
-        const line = first.output().split('\n').find((l) => l.includes(`"reqId":"${requestId}"`));
+        const line = first
+          .output()
+          .split('\n')
+          .find((l) => l.includes(`"reqId":"${requestId}"`));
         if (line) servedBy.add((JSON.parse(line) as { worker: number }).worker);
       }
       expect([...servedBy].sort()).toEqual([0, 1]);

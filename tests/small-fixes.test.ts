@@ -8,8 +8,8 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from './support/process.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
+import { ROOT } from './support/process.ts';
 
 const ALLOWED = 'http://localhost:5173';
 
@@ -42,7 +42,11 @@ describe('Vary: Origin', () => {
       expect(varyOrigin(res), `${path} ${origin ?? '(no Origin)'}`).toBe(1);
       expect(res.headers.get('access-control-allow-origin')).toBe(origin === ALLOWED ? ALLOWED : null);
     }
-    const created = await fetch(`${t.baseUrl}/patients`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{' });
+    const created = await fetch(`${t.baseUrl}/patients`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: '{',
+    });
     expect(created.status).toBe(400);
     expect(varyOrigin(created)).toBe(1);
   });
@@ -73,11 +77,22 @@ describe('@scarf/scarf install telemetry', () => {
    */
   function runScarf(root: string) {
     return new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--require', join(tmp, 'no-exec-timeout.cjs'), join(ROOT, 'node_modules/@scarf/scarf/report.js')], {
-        cwd: root,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmp, TMPDIR: tmp, INIT_CWD: root, SCARF_LOCAL_PORT: String(port), SCARF_VERBOSE: 'true' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        ['--require', join(tmp, 'no-exec-timeout.cjs'), join(ROOT, 'node_modules/@scarf/scarf/report.js')],
+        {
+          cwd: root,
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: process.env.HOME ?? tmp,
+            TMPDIR: tmp,
+            INIT_CWD: root,
+            SCARF_LOCAL_PORT: String(port),
+            SCARF_VERBOSE: 'true',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr.on('data', (c: Buffer) => (out += c.toString()));
@@ -115,16 +130,28 @@ describe('@scarf/scarf install telemetry', () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  it("its own postinstall reads the setting and sends nothing, where a project without it would report", { timeout: 60_000 }, async () => {
+  it('its own postinstall reads the setting and sends nothing, where a project without it would report', { timeout: 60_000 }, async () => {
     // The control: a minimal project that depends on swagger-ui-dist, without scarfSettings. It shows
     // that this harness does see a report, so the silence below means something.
     const probe = join(tmp, 'probe');
     mkdirSync(join(probe, 'node_modules/swagger-ui-dist'), { recursive: true });
     mkdirSync(join(probe, 'node_modules/@scarf/scarf'), { recursive: true });
-    writeFileSync(join(probe, 'package.json'), JSON.stringify({ name: 'scarf-probe', version: '1.0.0', dependencies: { 'swagger-ui-dist': '*' } }));
-    const ui = JSON.parse(readFileSync(join(ROOT, 'node_modules/swagger-ui-dist/package.json'), 'utf8')) as { version: string; dependencies: Record<string, string> };
-    writeFileSync(join(probe, 'node_modules/swagger-ui-dist/package.json'), JSON.stringify({ name: 'swagger-ui-dist', version: ui.version, dependencies: ui.dependencies }));
-    writeFileSync(join(probe, 'node_modules/@scarf/scarf/package.json'), readFileSync(join(ROOT, 'node_modules/@scarf/scarf/package.json')));
+    writeFileSync(
+      join(probe, 'package.json'),
+      JSON.stringify({ name: 'scarf-probe', version: '1.0.0', dependencies: { 'swagger-ui-dist': '*' } }),
+    );
+    const ui = JSON.parse(readFileSync(join(ROOT, 'node_modules/swagger-ui-dist/package.json'), 'utf8')) as {
+      version: string;
+      dependencies: Record<string, string>;
+    };
+    writeFileSync(
+      join(probe, 'node_modules/swagger-ui-dist/package.json'),
+      JSON.stringify({ name: 'swagger-ui-dist', version: ui.version, dependencies: ui.dependencies }),
+    );
+    writeFileSync(
+      join(probe, 'node_modules/@scarf/scarf/package.json'),
+      readFileSync(join(ROOT, 'node_modules/@scarf/scarf/package.json')),
+    );
 
     const [ours, control] = await Promise.all([runScarf(ROOT), runScarf(probe)]);
     expect(control).toContain('Response status: 200');

@@ -5,14 +5,14 @@
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../src/db/database.ts';
-import { MAX_STATEMENTS } from '../src/db/sql-client.ts';
+import { listRows } from '../src/core/list-sql.ts';
+import { type Database, openDatabase } from '../src/db/database.ts';
 import { DatabaseBusyError } from '../src/db/errors.ts';
 import { createSerialQueue } from '../src/db/group-queue.ts';
+import { MAX_STATEMENTS } from '../src/db/sql-client.ts';
 import { toApiError } from '../src/errors.ts';
-import { listRows } from '../src/core/list-sql.ts';
 import { patients } from '../src/patients/patient.fields.ts';
-import { createTestDatabase, useOpenedTestDatabase, type TestDatabase } from './support/database.ts';
+import { createTestDatabase, type TestDatabase, useOpenedTestDatabase } from './support/database.ts';
 
 const opened = useOpenedTestDatabase();
 
@@ -32,20 +32,29 @@ describe('SQL client', () => {
     const expected = (i: number) => (i % 3 === 1 ? [{ s: `text-${i}`, n: i }] : [{ n: i }]);
     for (let round = 0; round < 5; round++) {
       const results = await Promise.all(Array.from({ length: 90 }, (_, i) => run(i)));
-      results.forEach((rows, i) => expect(rows).toEqual(expected(i)));
+      for (const [i, rows] of results.entries()) expect(rows).toEqual(expected(i));
     }
   });
 
   it('turns driver errors into DatabaseError with the SQLSTATE (no driver message), and keeps working after them', async () => {
-    await opened.db.sql.query("insert into patients (patient_id, name, age, gender, medical_condition, last_visit) values ('D1', 'n', 1, 'Male', 'c', '2024-01-01')");
-    const duplicate = opened.db.sql.query("insert into patients (patient_id, name, age, gender, medical_condition, last_visit) values ('D1', 'n', 1, 'Male', 'c', '2024-01-01')");
-    await expect(duplicate).rejects.toMatchObject({ name: 'DatabaseError', sqlState: '23505', message: 'Database statement failed (SQLSTATE 23505)' });
+    await opened.db.sql.query(
+      "insert into patients (patient_id, name, age, gender, medical_condition, last_visit) values ('D1', 'n', 1, 'Male', 'c', '2024-01-01')",
+    );
+    const duplicate = opened.db.sql.query(
+      "insert into patients (patient_id, name, age, gender, medical_condition, last_visit) values ('D1', 'n', 1, 'Male', 'c', '2024-01-01')",
+    );
+    await expect(duplicate).rejects.toMatchObject({
+      name: 'DatabaseError',
+      sqlState: '23505',
+      message: 'Database statement failed (SQLSTATE 23505)',
+    });
     expect(await opened.db.sql.query<{ c: number }>('select count(*)::int as c from patients')).toEqual([{ c: 1 }]);
   });
 });
 
 describe('prepared statements', () => {
-  const OWN = "select name, statement from pg_prepared_statements where statement like '%pg_prepared_statements%' and statement like '%$1%' and ?::int > 0";
+  const OWN =
+    "select name, statement from pg_prepared_statements where statement like '%pg_prepared_statements%' and statement like '%$1%' and ?::int > 0";
 
   it('prepares a text from its second run on, once per connection, on PostgreSQL; never on PGlite (one shared session)', async () => {
     // First run: unnamed (a one-off text takes no place), so it does not see itself prepared.
@@ -63,7 +72,13 @@ describe('prepared statements', () => {
   it('gives a text the same name in every process (a name never means two texts behind a pooler)', async () => {
     if (opened.tdb.kind !== 'postgres') return;
     // Another process's client: it has seen other texts first, in another order.
-    const other = await openDatabase({ databaseUrl: opened.tdb.url, dataDir: '', poolMax: 1, migrateOnStart: false, logger: pino({ level: 'silent' }) });
+    const other = await openDatabase({
+      databaseUrl: opened.tdb.url,
+      dataDir: '',
+      poolMax: 1,
+      migrateOnStart: false,
+      logger: pino({ level: 'silent' }),
+    });
     try {
       await other.sql.query('select ?::int as warm_up', [1]);
       await other.sql.query('select ?::int as warm_up', [1]);
@@ -82,11 +97,20 @@ describe('prepared statements', () => {
       "insert into patients (patient_id, name, age, gender, medical_condition, last_visit) select 'L' || n, 'n' || n, n, 'Other', 'c', '2024-01-01' from generate_series(1, 5) as g(n)",
     );
     const list = (ids: number[]) =>
-      listRows<{ id: number }>(opened.db.sql, patients, { where: [{ op: 'in', field: 'id', values: ids }], sort: [], offset: 0, limit: null, withTotal: false });
+      listRows<{ id: number }>(opened.db.sql, patients, {
+        where: [{ op: 'in', field: 'id', values: ids }],
+        sort: [],
+        offset: 0,
+        limit: null,
+        withTotal: false,
+      });
     expect((await list([2, 4])).items.map((p) => p.id)).toEqual([2, 4]);
     expect((await list([1, 3, 5])).items.map((p) => p.id)).toEqual([1, 3, 5]);
     if (opened.tdb.kind === 'postgres') {
-      const named = await opened.db.sql.query<{ n: number }>("select count(*)::int as n from pg_prepared_statements where statement like '%= any($1)%' and statement not like '%pg_prepared_statements%' and ?::int > 0", [1]);
+      const named = await opened.db.sql.query<{ n: number }>(
+        "select count(*)::int as n from pg_prepared_statements where statement like '%= any($1)%' and statement not like '%pg_prepared_statements%' and ?::int > 0",
+        [1],
+      );
       expect(named).toEqual([{ n: 1 }]);
     }
   });
@@ -96,7 +120,10 @@ describe('prepared statements', () => {
     await opened.tdb.query('truncate plan_probe');
     await opened.tdb.query('insert into plan_probe values (7)');
     const probe = () =>
-      opened.db.sql.query<{ a: unknown; pid: number }>('select a, pg_backend_pid() as pid, pg_sleep(0.02) is null as slept from plan_probe where a = ?', [7]);
+      opened.db.sql.query<{ a: unknown; pid: number }>(
+        'select a, pg_backend_pid() as pid, pg_sleep(0.02) is null as slept from plan_probe where a = ?',
+        [7],
+      );
     // Prepared on every pooled connection (4 at once), then the result type changes under them.
     const before = new Set((await Promise.all(Array.from({ length: 8 }, probe))).flat().map((r) => r.pid));
     await opened.tdb.query('alter table plan_probe alter column a type bigint');
@@ -115,17 +142,21 @@ describe('prepared statements', () => {
   it('names at most MAX_STATEMENTS texts; texts past that run unnamed and still work', async () => {
     for (let i = 0; i < MAX_STATEMENTS + 20; i++) {
       for (let run = 0; run < 2; run++) {
-        expect(await opened.db.sql.query<{ n: number; m: number }>(`select ${i}::int as n, ?::int as m`, [i + 1])).toEqual([{ n: i, m: i + 1 }]);
+        expect(await opened.db.sql.query<{ n: number; m: number }>(`select ${i}::int as n, ?::int as m`, [i + 1])).toEqual([
+          { n: i, m: i + 1 },
+        ]);
       }
     }
     if (opened.tdb.kind === 'postgres') {
       // Run one at a time, these statements reuse one pooled connection: it holds at most the cap.
-      const [row] = await opened.db.sql.query<{ n: number }>("select count(*)::int as n from pg_prepared_statements where name like 'hm\\_%' and ?::int > 0", [1]);
+      const [row] = await opened.db.sql.query<{ n: number }>(
+        "select count(*)::int as n from pg_prepared_statements where name like 'hm\\_%' and ?::int > 0",
+        [1],
+      );
       expect(row!.n).toBeGreaterThan(100);
       expect(row!.n).toBeLessThanOrEqual(MAX_STATEMENTS);
     }
   });
-
 });
 
 describe('waiting for the database is bounded (DB_ACQUIRE_TIMEOUT_MS)', () => {
@@ -208,7 +239,9 @@ describe('serial queue (PGlite statements one at a time)', () => {
   it('the health check on PGlite goes before queued statements (a burst of slow ones cannot delay it)', async () => {
     if (opened.tdb.kind !== 'pglite') return;
     const order: string[] = [];
-    const slow = Array.from({ length: 5 }, (_, i) => opened.db.sql.query('select pg_sleep(0.05), ?::int as n', [i]).then(() => order.push(`slow ${i}`)));
+    const slow = Array.from({ length: 5 }, (_, i) =>
+      opened.db.sql.query('select pg_sleep(0.05), ?::int as n', [i]).then(() => order.push(`slow ${i}`)),
+    );
     const ping = opened.db.ping(5_000).then((ok) => order.push(`ping ${ok}`));
     await Promise.all([...slow, ping]);
     expect(order.indexOf('ping true')).toBeLessThanOrEqual(1);

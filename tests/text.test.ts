@@ -6,7 +6,7 @@
 import { TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client.ts';
-import { postJson, samplePatient, startTestApp, type PatientInput, type PatientSearchInput, type TestApp } from './support/app.ts';
+import { type PatientInput, type PatientSearchInput, postJson, samplePatient, startTestApp, type TestApp } from './support/app.ts';
 
 let t: TestApp;
 let api: ReturnType<typeof createClient>;
@@ -37,7 +37,10 @@ const filterOn = (field: TextField, condition: TextFilter): PatientSearchInput =
   return { filter };
 };
 
-const storedRows = () => t.db.query<{ id: number; patient_id: string; name: string; medical_condition: string }>('select id, patient_id, name, medical_condition from patients order by id');
+const storedRows = () =>
+  t.db.query<{ id: number; patient_id: string; name: string; medical_condition: string }>(
+    'select id, patient_id, name, medical_condition from patients order by id',
+  );
 
 const rest = async (method: string, path: string, body: unknown) => {
   const res = await fetch(`${t.baseUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -63,7 +66,9 @@ const expectNoEcho = (text: string) => {
 
 describe('a create with a lone surrogate among parallel creates', () => {
   it('is 400 and not stored; each of the other 15 is 201 with exactly the row GET returns', async () => {
-    const bodies = Array.from({ length: 16 }, (_, i) => samplePatient({ patientID: i === 9 ? 'T\ud800' : `T${i}`, name: `Parallel ${i}`, age: i }));
+    const bodies = Array.from({ length: 16 }, (_, i) =>
+      samplePatient({ patientID: i === 9 ? 'T\ud800' : `T${i}`, name: `Parallel ${i}`, age: i }),
+    );
     const responses = await Promise.all(bodies.map((body) => postJson(t.baseUrl, '/patients', body)));
 
     const broken = responses[9]!;
@@ -112,7 +117,10 @@ describe('every text field, both surfaces', () => {
         ] as const) {
           const res = await rest(method, path, body);
           expect(res.status, `${method} ${label}`).toBe(400);
-          expect(res.body.issues?.map((i) => i.path), `${method} ${label}`).toEqual([[field]]);
+          expect(
+            res.body.issues?.map((i) => i.path),
+            `${method} ${label}`,
+          ).toEqual([[field]]);
           expectNoEcho(res.text);
         }
       }
@@ -134,7 +142,10 @@ describe('every text field, both surfaces', () => {
         for (const call of calls) {
           const err = await trpcFailure(call());
           expect(err.data?.code, label).toBe('BAD_REQUEST');
-          expect(err.data?.issues?.map((i) => i.path), label).toEqual([[field]]);
+          expect(
+            err.data?.issues?.map((i) => i.path),
+            label,
+          ).toEqual([[field]]);
           expectNoEcho(JSON.stringify({ message: err.message, data: err.data }));
         }
       }
@@ -180,7 +191,10 @@ describe('patient.search', () => {
 
   it('still answers well-formed filters as before', async () => {
     await postJson(t.baseUrl, '/patients', samplePatient({ patientID: 'S1', name: 'Zoë' }));
-    const found = await api.patient.search.query({ filter: { name: { eq: ['Zoë', 'other'], like: '^zo' }, patientID: { gte: 'S', lte: 'S2' } }, q: 'zoë' });
+    const found = await api.patient.search.query({
+      filter: { name: { eq: ['Zoë', 'other'], like: '^zo' }, patientID: { gte: 'S', lte: 'S2' } },
+      q: 'zoë',
+    });
     expect(found.items.map((p) => p.patientID)).toEqual(['S1']);
   });
 });

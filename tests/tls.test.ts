@@ -14,13 +14,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rootCertificates, type PeerCertificate } from 'node:tls';
+import { type PeerCertificate, rootCertificates } from 'node:tls';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../src/db/database.ts';
-import { databaseTls, DatabaseTlsError, resolveSsl, tlsFailureReason, type PgSsl } from '../src/db/tls.ts';
+import { type Database, openDatabase } from '../src/db/database.ts';
 import { toDatabaseError } from '../src/db/sql-client.ts';
+import { DatabaseTlsError, databaseTls, type PgSsl, resolveSsl, tlsFailureReason } from '../src/db/tls.ts';
 import { toApiError } from '../src/errors.ts';
 import { servePglite } from './support/pglite-server.ts';
 import { mikroOrm, startServerProcess } from './support/process.ts';
@@ -46,7 +46,13 @@ function behaviour(ssl: PgSsl) {
   const ca = ssl.ca === undefined ? 'built-in CAs' : `${(ssl.ca as string[]).length} CA(s)`;
   if (!ssl.rejectUnauthorized) return 'encrypted, not verified';
   const check = ssl.checkServerIdentity;
-  const host = !check ? 'no host check set' : check('db.example', cert('db.example')) ? 'wrong' : check('other.example', cert('other.example')) ? 'host checked' : 'any host';
+  const host = !check
+    ? 'no host check set'
+    : check('db.example', cert('db.example'))
+      ? 'wrong'
+      : check('other.example', cert('other.example'))
+        ? 'host checked'
+        : 'any host';
   return `chain verified (${ca}), ${host}`;
 }
 
@@ -85,9 +91,9 @@ describe('sslmode and sslrootcert → the node-postgres ssl option (libpq meanin
 
   it('verify-full checks the URL host itself, also for an IP address (node-postgres would check "localhost")', () => {
     const { ssl } = databaseTls(at('sslmode=verify-full', '127.0.0.1'), ENV_PEM);
-    const check = ssl && ssl.checkServerIdentity;
-    expect(check && check('localhost', cert('localhost'))).toBeInstanceOf(Error);
-    expect(check && check('localhost', { subject: {}, subjectaltname: 'IP Address:127.0.0.1' } as unknown as PeerCertificate)).toBeUndefined();
+    const check = ssl ? ssl.checkServerIdentity : undefined;
+    expect(check?.('localhost', cert('localhost'))).toBeInstanceOf(Error);
+    expect(check?.('localhost', { subject: {}, subjectaltname: 'IP Address:127.0.0.1' } as unknown as PeerCertificate)).toBeUndefined();
     expect(databaseTls(at('', '[::1]')).host).toBe('::1');
   });
 
@@ -123,18 +129,35 @@ describe('sslmode and sslrootcert → the node-postgres ssl option (libpq meanin
 
   it('names the reason of TLS failures, and only of those; at run time they are 503s', () => {
     const failure = (message: string, code?: string) => Object.assign(new Error(message), code ? { code } : {});
-    expect(tlsFailureReason(failure('self-signed certificate in certificate chain', 'SELF_SIGNED_CERT_IN_CHAIN'))).toBe('server certificate not trusted');
-    expect(tlsFailureReason(failure('unable to verify the first certificate', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'))).toBe('server certificate not trusted');
-    expect(tlsFailureReason(failure("Hostname/IP does not match certificate's altnames", 'ERR_TLS_CERT_ALTNAME_INVALID'))).toBe('server certificate does not match the host name');
+    expect(tlsFailureReason(failure('self-signed certificate in certificate chain', 'SELF_SIGNED_CERT_IN_CHAIN'))).toBe(
+      'server certificate not trusted',
+    );
+    expect(tlsFailureReason(failure('unable to verify the first certificate', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'))).toBe(
+      'server certificate not trusted',
+    );
+    expect(tlsFailureReason(failure("Hostname/IP does not match certificate's altnames", 'ERR_TLS_CERT_ALTNAME_INVALID'))).toBe(
+      'server certificate does not match the host name',
+    );
     expect(tlsFailureReason(failure('certificate has expired', 'CERT_HAS_EXPIRED'))).toBe('server certificate expired or not yet valid');
     expect(tlsFailureReason(failure('The server does not support SSL connections'))).toBe('server does not accept TLS');
-    expect(tlsFailureReason(failure('pg_hba.conf rejects connection for host "h", user "u", database "d", no encryption', '28000'))).toBe('TLS is required by the server');
-    expect(tlsFailureReason(new Error('wrapped', { cause: failure('x', 'DEPTH_ZERO_SELF_SIGNED_CERT') }))).toBe('server certificate not trusted');
-    for (const other of [failure('connect ECONNREFUSED', 'ECONNREFUSED'), failure('password authentication failed', '28P01'), failure('no pg_hba.conf entry', '28000'), 'text']) {
+    expect(tlsFailureReason(failure('pg_hba.conf rejects connection for host "h", user "u", database "d", no encryption', '28000'))).toBe(
+      'TLS is required by the server',
+    );
+    expect(tlsFailureReason(new Error('wrapped', { cause: failure('x', 'DEPTH_ZERO_SELF_SIGNED_CERT') }))).toBe(
+      'server certificate not trusted',
+    );
+    for (const other of [
+      failure('connect ECONNREFUSED', 'ECONNREFUSED'),
+      failure('password authentication failed', '28P01'),
+      failure('no pg_hba.conf entry', '28000'),
+      'text',
+    ]) {
       expect(tlsFailureReason(other)).toBeUndefined();
     }
     // The SQL client turns such a failure into DatabaseUnavailableError, which the error table answers with 503.
-    expect(toApiError(toDatabaseError(failure('unable to verify the first certificate', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'))).code).toBe('SERVICE_UNAVAILABLE');
+    expect(toApiError(toDatabaseError(failure('unable to verify the first certificate', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'))).code).toBe(
+      'SERVICE_UNAVAILABLE',
+    );
   });
 });
 
@@ -158,7 +181,10 @@ describe('sslmode=prefer asks the server once whether it offers TLS', () => {
   const prefer = (port: number) => databaseTls(`postgresql://u:${SECRET}@127.0.0.1:${port}/d`);
 
   it('TLS when the server says S, plain when it says N; an SSLRequest is all it sends', async () => {
-    for (const [answer, expected] of [['S', 'encrypted, not verified'], ['N', 'plain']] as const) {
+    for (const [answer, expected] of [
+      ['S', 'encrypted, not verified'],
+      ['N', 'plain'],
+    ] as const) {
       const server = await fakeServer(answer);
       try {
         expect(behaviour(await resolveSsl(prefer(server.port), 2_000))).toBe(expected);
@@ -181,11 +207,24 @@ describe('sslmode=prefer asks the server once whether it offers TLS', () => {
     const url = new URL(pglite.url);
     url.password = SECRET;
     try {
-      const db = await openDatabase({ databaseUrl: url.toString(), dataDir: '', poolMax: 2, migrateOnStart: true, logger: pino({ level: 'silent' }) });
+      const db = await openDatabase({
+        databaseUrl: url.toString(),
+        dataDir: '',
+        poolMax: 2,
+        migrateOnStart: true,
+        logger: pino({ level: 'silent' }),
+      });
       await db.close();
       url.searchParams.set('sslmode', 'require');
       const started = Date.now();
-      const error = await openDatabase({ databaseUrl: url.toString(), dataDir: '', poolMax: 2, migrateOnStart: true, logger: pino({ level: 'silent' }), startupWaitMs: 10_000 }).catch((e: unknown) => e);
+      const error = await openDatabase({
+        databaseUrl: url.toString(),
+        dataDir: '',
+        poolMax: 2,
+        migrateOnStart: true,
+        logger: pino({ level: 'silent' }),
+        startupWaitMs: 10_000,
+      }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DatabaseTlsError);
       expect((error as Error).message).toBe(
         'Cannot connect to the database named by DATABASE_URL (sslmode=require): server does not accept TLS; enable TLS on the server, or use sslmode=prefer or disable.',
@@ -292,7 +331,9 @@ describe.runIf(TLS_URL && CA_FILE)('against a PostgreSQL that accepts TLS only',
       'Cannot connect to the database named by DATABASE_URL (sslmode=verify-full): server certificate does not match the host name; ' +
         'connect by a name the certificate holds, or use sslmode=verify-ca.',
     );
-    expect(await failure(dbUrl(appDb, 'sslmode=verify-full', '127.0.0.1'), { databaseCaCert: caPem() })).toMatch(/does not match the host name/);
+    expect(await failure(dbUrl(appDb, 'sslmode=verify-full', '127.0.0.1'), { databaseCaCert: caPem() })).toMatch(
+      /does not match the host name/,
+    );
   });
 
   it('disable is refused by the TLS-only server, and said so', async () => {
@@ -306,7 +347,15 @@ describe.runIf(TLS_URL && CA_FILE)('against a PostgreSQL that accepts TLS only',
     const up = await mikroOrm(['migration:up'], { DATABASE_URL: url });
     expect(up.code, up.stdout + up.stderr).toBe(0);
     const seedFile = join(dir, 'db.json');
-    const patient = (id: number) => ({ id, patientID: `TLS${id}`, name: `Tee Ell ${id}`, age: 40, gender: 'Other', medicalCondition: 'None', lastVisit: '2024-05-05' });
+    const patient = (id: number) => ({
+      id,
+      patientID: `TLS${id}`,
+      name: `Tee Ell ${id}`,
+      age: 40,
+      gender: 'Other',
+      medicalCondition: 'None',
+      lastVisit: '2024-05-05',
+    });
     writeFileSync(seedFile, JSON.stringify({ patients: [patient(1), patient(2)] }));
     const seed = await mikroOrm(['seeder:run'], { DATABASE_URL: url, DB_JSON: seedFile });
     expect(seed.code, seed.stdout + seed.stderr).toBe(0);
@@ -331,14 +380,25 @@ describe.runIf(TLS_URL && CA_FILE)('against a PostgreSQL that accepts TLS only',
   });
 
   it('the server process starts with verify-full + sslrootcert and MIGRATE_ON_START, serves /health and a POST', async () => {
-    const server = startServerProcess({ DATABASE_URL: dbUrl(appDb, `sslmode=verify-full&sslrootcert=${caFile}`), MIGRATE_ON_START: 'true', WORKERS: '2' });
+    const server = startServerProcess({
+      DATABASE_URL: dbUrl(appDb, `sslmode=verify-full&sslrootcert=${caFile}`),
+      MIGRATE_ON_START: 'true',
+      WORKERS: '2',
+    });
     try {
       const port = await server.listening;
       expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
       const created = await fetch(`http://127.0.0.1:${port}/patients`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ patientID: 'TLSP', name: 'Tee Ell Ess', age: 41, gender: 'Female', medicalCondition: 'None', lastVisit: '2024-05-06' }),
+        body: JSON.stringify({
+          patientID: 'TLSP',
+          name: 'Tee Ell Ess',
+          age: 41,
+          gender: 'Female',
+          medicalCondition: 'None',
+          lastVisit: '2024-05-06',
+        }),
       });
       expect(created.status).toBe(201);
       expect(server.output()).toMatch(/"sslmode":"verify-full","tls":true,"msg":"connected to the database"/);

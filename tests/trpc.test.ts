@@ -1,7 +1,7 @@
 import { TRPCClientError } from '@trpc/client';
 import superjson, { type SuperJSONResult } from 'superjson';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createClient, type AppRouter } from '../src/client.ts';
+import { type AppRouter, createClient } from '../src/client.ts';
 import { samplePatient, startTestApp, type TestApp } from './support/app.ts';
 
 let t: TestApp;

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { startServerProcess, type ServerProcess } from './support/process.ts';
+import { type ServerProcess, startServerProcess } from './support/process.ts';
 
 let db: TestDatabase;
 let server: ServerProcess;
@@ -29,7 +29,10 @@ async function viaFreshConnection(method: string, path: string, body?: unknown) 
   const payload = await res.json();
   let worker: number | undefined;
   for (let i = 0; i < 50 && worker === undefined; i++) {
-    const line = server.output().split('\n').find((l) => l.includes(`"reqId":"${requestId}"`));
+    const line = server
+      .output()
+      .split('\n')
+      .find((l) => l.includes(`"reqId":"${requestId}"`));
     if (line) worker = (JSON.parse(line) as { worker: number }).worker;
     else await new Promise((r) => setTimeout(r, 20));
   }
@@ -40,7 +43,12 @@ describe('WORKERS=2', () => {
   it('starts two workers on one port, and a write through one is read back through the other at once', async () => {
     expect(server.output()).toMatch(/"workers":2,.*"msg":"cluster listening"/);
     const created = await viaFreshConnection('POST', '/patients', {
-      patientID: 'WK1', name: 'Two Workers', age: 30, gender: 'Other', medicalCondition: 'None', lastVisit: '2024-02-02',
+      patientID: 'WK1',
+      name: 'Two Workers',
+      age: 30,
+      gender: 'Other',
+      medicalCondition: 'None',
+      lastVisit: '2024-02-02',
     });
     expect(created.status).toBe(201);
     const id = (created.payload as { id: number }).id;
@@ -70,5 +78,4 @@ describe('WORKERS=2', () => {
     expect(await server.exited).toBe(0);
     expect(server.output()).toContain('"drained":true');
   });
-
 });

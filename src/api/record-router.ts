@@ -5,10 +5,10 @@ import { JsonText, valuesOrJsonText } from '../core/json-text.ts';
 import { createRecordService, type RecordService } from '../core/record-service.ts';
 import type { Row } from '../core/record-sql.ts';
 import type { DefinedResource, Fields } from '../core/resource.ts';
-import { searchInput, searchOutput, searchToListQuery, type SearchValues } from '../core/search-input.ts';
+import { type SearchValues, searchInput, searchOutput, searchToListQuery } from '../core/search-input.ts';
 import type { SqlClient } from '../db/sql-client.ts';
 import type { Context } from './context.ts';
-import { listHeaders, locationOf, type ListMeta } from './rest-headers.ts';
+import { type ListMeta, listHeaders, locationOf } from './rest-headers.ts';
 import { protectedProcedure as procedure, router } from './trpc.ts';
 
 export interface RecordRouterOptions {
@@ -34,9 +34,11 @@ export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { pa
   /** One service per database (the service holds the statement groups of its pool). */
   const services = new WeakMap<SqlClient, RecordService<Row, Row>>();
   const service = (ctx: Context) => {
-    let s = services.get(ctx.db.sql);
-    if (!s) services.set(ctx.db.sql, (s = createRecordService<Row, Row>(ctx.db.sql, r)));
-    return s;
+    const known = services.get(ctx.db.sql);
+    if (known) return known;
+    const created = createRecordService<Row, Row>(ctx.db.sql, r);
+    services.set(ctx.db.sql, created);
+    return created;
   };
   // The service works with plain rows; the schemas (validated on the way in and out) type them.
   // (`T`, the resolver's return type for the output schema, is inferred from where it is used.)

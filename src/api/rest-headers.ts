@@ -66,4 +66,3 @@ function pageUrl(fullUrl: string, page: NonNullable<Paging['page']>, n: number):
   if (String(page.number) === page.raw && fullUrl.includes(current)) return fullUrl.replace(current, `page=${n}`);
   return fullUrl.replace(/([?&]_page=)[^&]*/, `$1${n}`);
 }
-

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { QueryError } from './errors.ts';
-import { canonicalDate, canonicalInt, type Condition, type ListQuery, type SortKey } from './list-query.ts';
+import { type Condition, canonicalDate, canonicalInt, type ListQuery, type SortKey } from './list-query.ts';
 import { toPostgresRegexAny } from './regex.ts';
 import type { Resource } from './resource.ts';
 
@@ -95,7 +95,7 @@ function likeAny(field: string, values: string[]): Condition {
 function range(r: Resource, field: string, op: 'gte' | 'lte', values: string[]): Condition {
   const numeric = r.kind(field) === 'int';
   if (values.length !== 1) {
-    const bounds = values.map((v) => (numeric ? Number(v) : v)).filter((v) => v === v);
+    const bounds = values.map((v) => (numeric ? Number(v) : v)).filter((v) => !Number.isNaN(v));
     if (bounds.length === 0) return { op: 'none' };
     // OR of `x >= a`, `x >= b`... is `x >= min`; OR of `x <= a`... is `x <= max`.
     // In the order the database compares them: numbers numerically, text by code point (the "C"
@@ -152,7 +152,8 @@ function parseSlice(raw: RawQuery): { offset: number; limit: number | null; pagi
 
   if (present(page)) {
     const parsed = Number.parseInt(page, 10);
-    const number = parsed >= 1 ? parsed : 1;
+    // `_page=abc` (NaN), 0 and negatives are page 1, as in json-server.
+    const number = Number.isNaN(parsed) || parsed < 1 ? 1 : parsed;
     let size = 10;
     if (present(limitRaw)) {
       const n = Number.parseInt(limitRaw, 10);
@@ -173,7 +174,11 @@ function parseSlice(raw: RawQuery): { offset: number; limit: number | null; pagi
 
 /** Every documented json-server parameter of a resource's list. */
 function documentedParams(r: Resource) {
-  const param = (description: string) => z.union([z.string(), z.array(z.string())]).optional().describe(description);
+  const param = (description: string) =>
+    z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .describe(description);
   const shape: Record<string, ReturnType<typeof param>> = {};
   for (const f of r.names) {
     shape[f] = param(`${f} equals the value (exact, case-sensitive; repeat for OR)`);

@@ -1,5 +1,5 @@
 import type { SqlClient } from '../db/sql-client.ts';
-import { canonicalDate, type Condition, type ListQuery } from './list-query.ts';
+import { type Condition, canonicalDate, type ListQuery } from './list-query.ts';
 import { INT_MAX, INT_MIN, type Resource } from './resource.ts';
 
 /**

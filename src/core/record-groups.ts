@@ -46,7 +46,10 @@ export function createInsertGroups<T extends Row, I extends Row>(sql: SqlClient,
   const writeTogether = async (group: WaitingCreate<T, I>[]) => {
     let rows: (T | undefined)[];
     try {
-      rows = await statements.insertMany(sql, group.map((w) => w.input));
+      rows = await statements.insertMany(
+        sql,
+        group.map((w) => w.input),
+      );
     } catch (error) {
       // A row broke a constraint, so nothing was stored: give every create its own answer. Any
       // other failure (database away, timeout) is every create's answer: retrying each alone
@@ -130,13 +133,16 @@ export function createUpdateGroups<T extends Row, I extends Row>(
   const queueFor = (id: number) => {
     let push = queues.get(id);
     if (!push) {
-      const created = createGroupQueue<QueuedChange<T, I>>((group) => (group.length === 1 ? runAlone(id, group[0]!) : runTogether(id, group)), {
-        groupSize,
-        maxWaitMs: sql.maxWaitMs,
-        onIdle: () => {
-          if (queues.get(id) === created) queues.delete(id);
+      const created = createGroupQueue<QueuedChange<T, I>>(
+        (group) => (group.length === 1 ? runAlone(id, group[0]!) : runTogether(id, group)),
+        {
+          groupSize,
+          maxWaitMs: sql.maxWaitMs,
+          onIdle: () => {
+            if (queues.get(id) === created) queues.delete(id);
+          },
         },
-      });
+      );
       queues.set(id, created);
       push = created;
     }
@@ -168,15 +174,21 @@ interface WaitingRead<T> extends Waiting<T | undefined> {
 }
 
 export function createReadGroups<T extends Row>(sql: SqlClient, statements: RecordSql<T, Row>, idName: string): ReadGroups<T> {
-  const push = createGroupQueue<WaitingRead<T>>(async (group) => {
-    const rows = await statements.byIds(sql, group.map((r) => r.id));
-    const found = new Map(rows.map((row) => [row[idName] as number, row]));
-    for (const r of group) {
-      const row = found.get(r.id);
-      // Two reads of one id each get their own object: nothing is shared between requests.
-      r.resolve(row && { ...row });
-    }
-  }, { groupSize: upToMaxGroup, maxWaitMs: sql.maxWaitMs });
+  const push = createGroupQueue<WaitingRead<T>>(
+    async (group) => {
+      const rows = await statements.byIds(
+        sql,
+        group.map((r) => r.id),
+      );
+      const found = new Map(rows.map((row) => [row[idName] as number, row]));
+      for (const r of group) {
+        const row = found.get(r.id);
+        // Two reads of one id each get their own object: nothing is shared between requests.
+        r.resolve(row && { ...row });
+      }
+    },
+    { groupSize: upToMaxGroup, maxWaitMs: sql.maxWaitMs },
+  );
   return {
     byId: (id) => new Promise((resolve, reject) => push({ id, resolve, reject })),
   };

@@ -1,10 +1,10 @@
 import { DatabaseError } from '../db/errors.ts';
 import type { SqlClient } from '../db/sql-client.ts';
 import { ConflictError, NotFoundError } from './errors.ts';
-import { listJson, listRows, type JsonListResult, type ListResult } from './list-sql.ts';
 import type { ListQuery } from './list-query.ts';
+import { type JsonListResult, type ListResult, listJson, listRows } from './list-sql.ts';
 import { createInsertGroups, createReadGroups, createUpdateGroups } from './record-groups.ts';
-import { recordSql, type Row } from './record-sql.ts';
+import { type Row, recordSql } from './record-sql.ts';
 import type { Resource } from './resource.ts';
 
 /** SQLSTATE unique_violation. */

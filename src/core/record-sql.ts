@@ -45,7 +45,10 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
 
     /** Stores one record (other columns take their defaults); resolves with the row as stored. */
     async insert(db: SqlClient, input: I): Promise<T> {
-      const [row] = await db.query<T>(`insert into ${table} (${r.insertColumns}) values (${placeholders}) returning ${r.select}`, valuesOf(input));
+      const [row] = await db.query<T>(
+        `insert into ${table} (${r.insertColumns}) values (${placeholders}) returning ${r.select}`,
+        valuesOf(input),
+      );
       return row!;
     },
 
@@ -66,7 +69,11 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
      */
     async insertMany(db: SqlClient, inputs: I[]): Promise<(T | undefined)[]> {
       const columns: unknown[][] = writable.map(() => []);
-      for (const input of inputs) valuesOf(input).forEach((v, i) => columns[i]!.push(v));
+      for (const input of inputs) {
+        valuesOf(input).forEach((v, i) => {
+          columns[i]!.push(v);
+        });
+      }
       const rows = await db.query<T & { ord: number }>(
         `with requested as (
            select nextval('${sequence}') as ${id}, r.*

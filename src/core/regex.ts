@@ -134,7 +134,7 @@ export function regexCost(re: string): number {
   const isBound = (at: number) => re[at] === '{' && /[0-9]/.test(re[at + 1] ?? '');
 
   /** After a backslash: the character it stands for (undefined: a class or a constraint). */
-  const escape = (inBracket: boolean): number | undefined => {
+  const readEscape = (inBracket: boolean): number | undefined => {
     const c = re[i++];
     if (c === undefined) return fail(INVALID);
     // Like PostgreSQL's lexdigits: at most `max` digits, in an unsigned 32-bit chr.
@@ -182,7 +182,7 @@ export function regexCost(re: string): number {
       }
       if (re[i] === '\\') {
         i++;
-        return escape(true);
+        return readEscape(true);
       }
       return codePoint(i++);
     };
@@ -208,7 +208,7 @@ export function regexCost(re: string): number {
     if (c === '[') return bracket();
     if (c === '\\') {
       const wide = 'dswDSW'.includes(re[i] ?? '-');
-      escape(false);
+      readEscape(false);
       return wide ? WIDE_ATOM : ATOM;
     }
     if (c === '*' || c === '+' || c === '?' || (c === '{' && isBound(i - 1))) return fail(INVALID);

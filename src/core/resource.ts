@@ -55,7 +55,7 @@ const requiredText = (max: number) =>
     .max(max)
     .regex(/\S/, 'must not be blank')
     // PostgreSQL text cannot hold NUL; reject it here instead of failing in the driver.
-    .regex(/^[^\u0000]*$/, 'must not contain NUL characters');
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
 
 interface Common {
   column: string;

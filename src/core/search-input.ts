@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { ListQuery, Condition } from './list-query.ts';
+import type { Condition, ListQuery } from './list-query.ts';
 import { MAX_LIKE_PATTERN_LENGTH, toPostgresRegex } from './regex.ts';
-import { wellFormed, type Resource } from './resource.ts';
+import { type Resource, wellFormed } from './resource.ts';
 
 /**
  * The typed way to ask what `GET /<resource>?...` asks in json-server's string syntax (e.g.
@@ -36,7 +36,12 @@ export function searchInput<R extends Resource>(r: R) {
     /** case-insensitive substring over every field */
     q: wellFormed(z.string()).min(1).max(200).optional(),
     sort: z
-      .array(z.strictObject({ field: z.enum(r.names as [R['names'][number], ...R['names'][number][]]), order: z.enum(['asc', 'desc']).default('asc') }))
+      .array(
+        z.strictObject({
+          field: z.enum(r.names as [R['names'][number], ...R['names'][number][]]),
+          order: z.enum(['asc', 'desc']).default('asc'),
+        }),
+      )
       .max(r.names.length)
       .optional(),
     offset: z.number().int().min(0).max(10_000_000).default(0),

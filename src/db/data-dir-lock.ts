@@ -40,7 +40,9 @@ export class DataDirLockedError extends StartupError {
     readonly holder: { pid: number; host: string },
   ) {
     const where = holder.host === hostname() ? `pid ${holder.pid}` : `pid ${holder.pid} on host ${holder.host}`;
-    super(`DATA_DIR ${dataDir} is in use by another process (${where}): only one process may open an embedded database. Stop that process, or set another DATA_DIR.`);
+    super(
+      `DATA_DIR ${dataDir} is in use by another process (${where}): only one process may open an embedded database. Stop that process, or set another DATA_DIR.`,
+    );
   }
 }
 

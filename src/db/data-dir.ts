@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { StartupError } from './startup-error.ts';
@@ -42,7 +42,9 @@ export function prepareDataDir(dataDir: string): DataDir {
   if ((stat.mode & GROUP_OTHER) !== 0) makePrivate(path);
   if (existsSync(join(path, 'PG_VERSION'))) return { path, exists: true };
   if (readdirSync(path).length > 0) {
-    throw new StartupError(`DATA_DIR ${dataDir} is not empty and holds no database: refusing to create one among other files. Set DATA_DIR to a new or empty directory.`);
+    throw new StartupError(
+      `DATA_DIR ${dataDir} is not empty and holds no database: refusing to create one among other files. Set DATA_DIR to a new or empty directory.`,
+    );
   }
   return { path, exists: false };
 }

@@ -1,16 +1,16 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { readdir } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { readdir } from 'node:fs/promises';
 import { formatImportProblems, formatImportSummary, ImportFileError, importPatients, readSeedFile } from '../patients/patient.import.ts';
 import { createDataDir, prepareDataDir } from './data-dir.ts';
-import { EMBEDDED_URL, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
+import { EMBEDDED_URL, type EmbeddedPostgres, startEmbeddedPostgres } from './embedded.ts';
 import { createOrmOptions, createRequestPool, MIGRATIONS_RUNTIME_DIR, MIGRATIONS_TABLE } from './orm-options.ts';
 import { createSqlClient, type SqlClient } from './sql-client.ts';
 import { StartupError } from './startup-error.ts';
-import { connectionStringWithoutQuery, databaseTls, resolveSsl, tlsFailure, type PgSsl, type SslMode } from './tls.ts';
+import { connectionStringWithoutQuery, databaseTls, type PgSsl, resolveSsl, type SslMode, tlsFailure } from './tls.ts';
 
 export { StartupError } from './startup-error.ts';
 
@@ -73,7 +73,12 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   if (opts.databaseUrl && !connector) {
     // A TLS setting that cannot work stops the start here, before any connection is tried.
     const tls = databaseTls(opts.databaseUrl, opts.databaseCaCert);
-    const ssl = await untilReachable(() => resolveSsl(tls, opts.timeouts?.connectMs ?? 2_000), { mode: tls.mode, deadline, waitMs, logger: opts.logger });
+    const ssl = await untilReachable(() => resolveSsl(tls, opts.timeouts?.connectMs ?? 2_000), {
+      mode: tls.mode,
+      deadline,
+      waitMs,
+      logger: opts.logger,
+    });
     server = { url: opts.databaseUrl, mode: tls.mode, ssl };
   }
   let orm: MikroORM | undefined;
@@ -138,9 +143,15 @@ export async function openEmbedded(opts: Pick<OpenDatabaseOptions, 'dataDir' | '
 async function firstStart(location: string, opts: Pick<OpenDatabaseOptions, 'dataDir' | 'seedFile' | 'logger'>) {
   const embedded = await startEmbeddedPostgres(location, { fresh: true });
   let orm: MikroORM | undefined;
-  let db: Database | undefined;
   try {
-    orm = await MikroORM.init(createOrmOptions({ clientUrl: EMBEDDED_URL, stream: embedded.connect, poolMax: 2, log: (m) => opts.logger.debug({ component: 'orm' }, m) }));
+    orm = await MikroORM.init(
+      createOrmOptions({
+        clientUrl: EMBEDDED_URL,
+        stream: embedded.connect,
+        poolMax: 2,
+        log: (m) => opts.logger.debug({ component: 'orm' }, m),
+      }),
+    );
     await applyMigrations(orm, { apply: true, logger: opts.logger });
     if (opts.seedFile) {
       const report = await importPatients(orm.em.fork(), await readSeedFile(opts.seedFile));
@@ -148,7 +159,9 @@ async function firstStart(location: string, opts: Pick<OpenDatabaseOptions, 'dat
       opts.logger.info(formatImportSummary(report));
     }
   } catch (error) {
-    throw new StartupError(`The first start of the embedded database failed, so DATA_DIR ${opts.dataDir} was not created: ${firstStartProblem(error)}`);
+    throw new StartupError(
+      `The first start of the embedded database failed, so DATA_DIR ${opts.dataDir} was not created: ${firstStartProblem(error)}`,
+    );
   } finally {
     await orm?.close(true).catch(() => undefined);
     await embedded.stop();
@@ -208,7 +221,11 @@ async function selectOne(db: Database, timeoutMs: number): Promise<void> {
  * Same server, same TLS as the pool.
  */
 async function withMigrationLock<T>(server: { url: string; mode: SslMode; ssl: PgSsl }, fn: () => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: connectionStringWithoutQuery(server.url), ssl: server.ssl, application_name: 'health-management-api:migrate' });
+  const client = new pg.Client({
+    connectionString: connectionStringWithoutQuery(server.url),
+    ssl: server.ssl,
+    application_name: 'health-management-api:migrate',
+  });
   client.on('error', () => undefined);
   await client.connect().catch((error: unknown) => {
     throw tlsFailure(error, server.mode) ?? error;
@@ -255,7 +272,12 @@ async function pendingMigrations(orm: MikroORM): Promise<string[]> {
 /** Without DB_ACQUIRE_TIMEOUT_MS (tools, tests): what knex's pool waited by default. */
 const DEFAULT_ACQUIRE_MS = 60_000;
 
-function createDatabase(orm: MikroORM, sql: SqlClient & { close(): Promise<void> }, embedded: EmbeddedPostgres | undefined, kind: Database['kind']): Database {
+function createDatabase(
+  orm: MikroORM,
+  sql: SqlClient & { close(): Promise<void> },
+  embedded: EmbeddedPostgres | undefined,
+  kind: Database['kind'],
+): Database {
   let closed = false;
   return {
     orm,

@@ -1,8 +1,8 @@
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
-import { Patient } from '../patients/patient.entity.ts';
 import pg from 'pg';
+import { Patient } from '../patients/patient.entity.ts';
 import { connectionStringWithoutQuery, type PgSsl } from './tls.ts';
 
 const root = (dir: string) => fileURLToPath(new URL(`../../${dir}`, import.meta.url));
@@ -124,8 +124,7 @@ export function createOrmOptions({ clientUrl, poolMax, log, timeouts, stream, ss
       snapshot: true,
       snapshotName: '.snapshot-patients',
       emit: 'ts',
-      fileName: (timestamp: string, name?: string) =>
-        `Migration${timestamp}${name ? `_${name}` : ''}`,
+      fileName: (timestamp: string, name?: string) => `Migration${timestamp}${name ? `_${name}` : ''}`,
     },
     seeder: {
       path: SEEDERS_DIR,

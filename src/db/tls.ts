@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect as connectTcp, isIP } from 'node:net';
-import { checkServerIdentity, connect as connectTls, rootCertificates, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { type ConnectionOptions, checkServerIdentity, connect as connectTls, rootCertificates, type TLSSocket } from 'node:tls';
 import pg from 'pg';
 import { StartupError } from './startup-error.ts';
 

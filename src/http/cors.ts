@@ -59,10 +59,10 @@ export function createOriginMatcher(entries: readonly string[]) {
     .filter((e) => e.includes('*'))
     .map((e) => {
       const [prefix, suffix] = e.split('*') as [string, string];
-      return new RegExp(`^${escape(prefix)}[a-z0-9-]+${escape(suffix)}$`);
+      return new RegExp(`^${escapeRegExp(prefix)}[a-z0-9-]+${escapeRegExp(suffix)}$`);
     });
   return (origin: string | undefined): origin is string =>
     origin !== undefined && (exact.has(origin) || patterns.some((p) => p.test(origin)));
 }
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');

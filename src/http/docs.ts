@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { apiError } from '../errors.ts';
 import { publicOrigin } from './forwarded.ts';
-import { errorResponse, JSON_CONTENT_TYPE, type HttpResponse } from './types.ts';
+import { errorResponse, type HttpResponse, JSON_CONTENT_TYPE } from './types.ts';
 
 const require = createRequire(import.meta.url);
 const NOT_FOUND = apiError('NOT_FOUND', 'Not found');

@@ -62,8 +62,9 @@ export function publicOrigin(headers: Record<string, string>, trustProxy: number
 /** The client's address for the log: the peer, or what the trusted proxies say it was. */
 export function clientAddress(headers: Record<string, string>, peer: string, trustProxy: number): string {
   if (trustProxy <= 0) return peer;
-  const node =
-    usesForwarded(headers) ? trustedForwarded(headers.forwarded!, trustProxy)?.for : trustedEntry(headers['x-forwarded-for'], trustProxy);
+  const node = usesForwarded(headers)
+    ? trustedForwarded(headers.forwarded!, trustProxy)?.for
+    : trustedEntry(headers['x-forwarded-for'], trustProxy);
   return (node !== undefined && nodeAddress(node)) || peer;
 }
 
@@ -81,7 +82,10 @@ const HOST = /^(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::
 function trustedEntry(list: string | undefined, trustProxy: number): string | undefined {
   if (list === undefined) return undefined;
   // Empty list elements (`a, , b`) are not hops: HTTP's list syntax says to ignore them.
-  const entries = list.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const entries = list
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
   return entries[Math.max(0, entries.length - trustProxy)];
 }
 

@@ -1,14 +1,14 @@
 import { TRPCError } from '@trpc/server';
-import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
 import type { Logger } from 'pino';
-import type { CreateContext, Context } from '../api/context.ts';
-import type { RestMeta } from '../api/trpc.ts';
+import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
+import type { Context, CreateContext } from '../api/context.ts';
 import type { AppRouter } from '../api/router.ts';
+import type { RestMeta } from '../api/trpc.ts';
 import { JsonText } from '../core/json-text.ts';
 import { INTERNAL, restErrorBody, toApiError } from '../errors.ts';
 import { describeError } from '../logger.ts';
 import { publicOrigin } from './forwarded.ts';
-import { JSON_CONTENT_TYPE, type HttpRequest, type HttpResponse } from './types.ts';
+import { type HttpRequest, type HttpResponse, JSON_CONTENT_TYPE } from './types.ts';
 
 export interface RestHandlerOptions {
   router: AppRouter;
@@ -93,7 +93,10 @@ function collectRestMeta(router: AppRouter): Map<string, RestMeta> {
 function parseQuery(query: string): Record<string, string[]> {
   const out = Object.create(null) as Record<string, string[]>;
   if (query === '') return out;
-  for (const [key, value] of new URLSearchParams(query)) (out[key] ??= []).push(value);
+  for (const [key, value] of new URLSearchParams(query)) {
+    out[key] ??= [];
+    out[key].push(value);
+  }
   return out;
 }
 

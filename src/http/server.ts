@@ -1,12 +1,12 @@
+import uWS from 'uWebSockets.js';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { createServer as createProbe } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import uWS from 'uWebSockets.js';
 import { apiError, INTERNAL } from '../errors.ts';
-import type { Cors } from './cors.ts';
 import { describeError } from '../logger.ts';
+import type { Cors } from './cors.ts';
 import { clientAddress } from './forwarded.ts';
 import type { RouteTemplate } from './route-template.ts';
 import { createAbortState, createRequest, errorResponse, type Handler, type HttpRequest, type HttpResponse } from './types.ts';
@@ -64,7 +64,15 @@ interface RequestState {
  * `HttpRequest`/`HttpResponse`.
  * @see https://github.com/uNetworking/uWebSockets.js/blob/master/examples/AsyncFunction.js
  */
-export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTemplate, requestTimeoutMs, trustProxy }: HttpServerOptions): HttpServer {
+export function createHttpServer({
+  handler,
+  cors,
+  logger,
+  maxBodyBytes,
+  routeTemplate,
+  requestTimeoutMs,
+  trustProxy,
+}: HttpServerOptions): HttpServer {
   silenceServerHeader();
   const app = uWS.App();
   let listenSocket: uWS.us_listen_socket | null = null;
@@ -175,7 +183,8 @@ export function createHttpServer({ handler, cors, logger, maxBodyBytes, routeTem
     let size = 0;
     // A body that trickles in too slowly ties up a connection: cut it off.
     const timer = setTimeout(() => {
-      if (!state.dispatched) finish(res, state, meta, errorResponse(apiError('TIMEOUT', 'Request body not received in time')), started, true);
+      if (!state.dispatched)
+        finish(res, state, meta, errorResponse(apiError('TIMEOUT', 'Request body not received in time')), started, true);
     }, requestTimeoutMs);
     timer.unref();
     res.onData((chunk, isLast) => {
@@ -239,7 +248,12 @@ export function silenceServerHeader() {
  * get connections through the acceptor (acceptor.ts), not by binding the port themselves.
  */
 export function listenExclusively(app: uWS.TemplatedApp, host: string, port: number): Promise<uWS.us_listen_socket> {
-  const listen = app.listen as unknown as (host: string, port: number, options: number, cb: (token: uWS.us_listen_socket | false) => void) => void;
+  const listen = app.listen as unknown as (
+    host: string,
+    port: number,
+    options: number,
+    cb: (token: uWS.us_listen_socket | false) => void,
+  ) => void;
   return new Promise((resolve, reject) => {
     listen.call(app, host, port, uWS.LIBUS_LISTEN_EXCLUSIVE_PORT, (token) => {
       if (token) resolve(token);

@@ -5,7 +5,7 @@ import type { AppRouter } from '../api/router.ts';
 import { JsonText } from '../core/json-text.ts';
 import { toApiError } from '../errors.ts';
 import { describeError } from '../logger.ts';
-import { JSON_CONTENT_TYPE, type HttpRequest, type HttpResponse } from './types.ts';
+import { type HttpRequest, type HttpResponse, JSON_CONTENT_TYPE } from './types.ts';
 
 export interface TrpcHandlerOptions {
   router: AppRouter;
@@ -35,7 +35,8 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize 
       req,
       router,
       maxBatchSize,
-      createContext: () => createContext({ requestId: request.requestId, authorization: request.headers.authorization, results: 'json-text' }),
+      createContext: () =>
+        createContext({ requestId: request.requestId, authorization: request.headers.authorization, results: 'json-text' }),
       responseMeta: ({ info, data, errors }) => {
         // Decided from what tRPC parsed, not from the raw URL: tRPC decodes the path and the query,
         // so `/trpc/a%2Cb?%62atch=1` is a batch of two however it is spelled.

@@ -1,4 +1,4 @@
-import { restErrorBody, type ApiError } from '../errors.ts';
+import { type ApiError, restErrorBody } from '../errors.ts';
 
 /** The transport-neutral request the uWS layer hands to the handlers (copied out of uWS). */
 export interface HttpRequest {
@@ -57,7 +57,10 @@ export function createAbortState() {
     },
     onAbort(listener: () => void) {
       if (aborted) listener();
-      else (listeners ??= []).push(listener);
+      else {
+        listeners ??= [];
+        listeners.push(listener);
+      }
     },
     abort() {
       if (aborted) return;

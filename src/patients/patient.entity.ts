@@ -1,4 +1,4 @@
-import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 import { GENDERS, MAX_AGE, MIN_AGE } from './patient.fields.ts';
 
 type Gender = (typeof GENDERS)[number];
@@ -23,7 +23,10 @@ export const Patient = defineEntity({
     patientId: p.string().fieldName('patient_id').length(50).unique(),
     name: p.string().length(255).index(),
     age: p.integer(),
-    gender: p.enum([...GENDERS]).$type<Gender>().columnType('varchar(20)'),
+    gender: p
+      .enum([...GENDERS])
+      .$type<Gender>()
+      .columnType('varchar(20)'),
     medicalCondition: p.string().length(255),
     lastVisit: p.date(),
     createdAt: p

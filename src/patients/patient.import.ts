@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { INT_MAX } from '../core/resource.ts';
 import { Patient, type PatientEntity } from './patient.entity.ts';
 import { patients } from './patient.fields.ts';
-import { patientInput, type PatientInput } from './patient.schemas.ts';
+import { type PatientInput, patientInput } from './patient.schemas.ts';
 
 /**
  * Imports a json-server `db.json` (`{"patients": [...]}`) into the patients table.
@@ -60,9 +60,7 @@ export async function readSeedFile(path: string): Promise<unknown> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new ImportFileError(
-      code === 'ENOENT' ? `Seed file not found: ${path}` : `Cannot read seed file ${path} (${code ?? 'error'})`,
-    );
+    throw new ImportFileError(code === 'ENOENT' ? `Seed file not found: ${path}` : `Cannot read seed file ${path} (${code ?? 'error'})`);
   }
   try {
     return JSON.parse(text) as unknown;
@@ -143,9 +141,7 @@ function validateRecords(records: unknown[]) {
 }
 
 async function importChunk(tx: EntityManager, chunk: ValidRecord[], report: ImportReport, dryRun: boolean) {
-  const byId = new Map(
-    (await tx.find(Patient, { id: { $in: chunk.map((r) => r.id) } })).map((p) => [p.id, p] as const),
-  );
+  const byId = new Map((await tx.find(Patient, { id: { $in: chunk.map((r) => r.id) } })).map((p) => [p.id, p] as const));
   // A unique value already held by another row would break the unique constraint: report it.
   const holders = await tx.find(
     Patient,

@@ -76,7 +76,7 @@ const server = http.createServer(async (req, res) => {
       return rows[0] ? send(res, 200, toPatient(rows[0])) : send(res, 404, {});
     }
     send(res, 404, {});
-  } catch (err) {
+  } catch (_err) {
     send(res, 500, { message: 'Internal server error' });
   }
 });

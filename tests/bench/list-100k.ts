@@ -14,7 +14,13 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
 
 const embedded = process.env.DATABASE_URL ? undefined : await servePglite(8);
-const config = parseConfig({ PORT: '0', DATABASE_URL: process.env.DATABASE_URL ?? embedded!.url, MIGRATE_ON_START: 'true', LOG_LEVEL: 'silent', DB_POOL_MAX: '4' });
+const config = parseConfig({
+  PORT: '0',
+  DATABASE_URL: process.env.DATABASE_URL ?? embedded!.url,
+  MIGRATE_ON_START: 'true',
+  LOG_LEVEL: 'silent',
+  DB_POOL_MAX: '4',
+});
 const app = await startApp({ config, logger: createLogger('silent') });
 const base = `http://127.0.0.1:${app.port}`;
 
@@ -31,7 +37,9 @@ await em.execute(`
          date '2020-01-01' + (i % 1800)
   from generate_series(1, ${ROWS}) as s(i)`);
 await em.execute('vacuum analyze patients');
-console.log(`inserted ${ROWS} patients in ${Math.round(performance.now() - t0)} ms (${embedded ? 'embedded PGlite' : 'PostgreSQL server'})`);
+console.log(
+  `inserted ${ROWS} patients in ${Math.round(performance.now() - t0)} ms (${embedded ? 'embedded PGlite' : 'PostgreSQL server'})`,
+);
 
 const queries = [
   '/patients?gender=Female&_sort=name&_page=50&_limit=20',

@@ -95,14 +95,22 @@ const server = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
   env: childEnv({
     PORT: String(port),
     LOG_LEVEL: 'warn',
-    ...(databaseUrl ? { DATABASE_URL: databaseUrl, MIGRATE_ON_START: 'true' } : { DATA_DIR: join(dataDir, 'data'), DB_JSON: join(dataDir, 'db.json') }),
+    ...(databaseUrl
+      ? { DATABASE_URL: databaseUrl, MIGRATE_ON_START: 'true' }
+      : { DATA_DIR: join(dataDir, 'data'), DB_JSON: join(dataDir, 'db.json') }),
   }),
 });
 
 try {
   for (let i = 0; ; i++) {
     if (server.exitCode !== null) throw new Error(`the service exited with ${server.exitCode}`);
-    if (await fetch(`${base}/health`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${base}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (i > 600) throw new Error('the service did not start');
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -113,8 +121,12 @@ try {
     await client.end();
   }
   await fill();
-  console.log(`${databaseUrl ? 'PostgreSQL server' : 'embedded PGlite'}, ${ROWS + 1} patients, ${CLIENTS} attacking clients, ${SECONDS} s per scenario; load average ${loadavg()[0]?.toFixed(1)}`);
-  console.log(`${'scenario'.padEnd(36)} ${'/health p50'.padStart(11)} ${'p99'.padStart(8)} ${'max'.padStart(8)} ${'n'.padStart(5)}   attacking requests`);
+  console.log(
+    `${databaseUrl ? 'PostgreSQL server' : 'embedded PGlite'}, ${ROWS + 1} patients, ${CLIENTS} attacking clients, ${SECONDS} s per scenario; load average ${loadavg()[0]?.toFixed(1)}`,
+  );
+  console.log(
+    `${'scenario'.padEnd(36)} ${'/health p50'.padStart(11)} ${'p99'.padStart(8)} ${'max'.padStart(8)} ${'n'.padStart(5)}   attacking requests`,
+  );
   for (const scenario of SCENARIOS.filter((s) => !only || only.some((o) => s.name.includes(o)))) await measure(scenario);
   // The numbers mean little on a machine busy with something else.
   console.log(`load average (1 min) at the end: ${loadavg()[0]?.toFixed(1)} on this machine`);
@@ -137,7 +149,11 @@ async function fill() {
   let next = 0;
   const worker = async () => {
     for (let i = next++; i <= ROWS; i = next++) {
-      const res = await fetch(`${base}/patients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patient(i)) });
+      const res = await fetch(`${base}/patients`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(patient(i)),
+      });
       if (res.status !== 201) throw new Error(`create: ${res.status}`);
       await res.arrayBuffer();
     }
@@ -177,5 +193,7 @@ async function measure(scenario: Scenario) {
   const ms = (x: number) => `${x.toFixed(1)} ms`.padStart(8);
   const got = [...statuses].map(([status, count]) => (status < 0 ? `/health ${-status}: ${count}` : `${status}: ${count}`)).join(', ');
   const attack = attackMs.length ? `${got} (each ${pct(attackMs, 50).toFixed(0)} ms p50, ${pct(attackMs, 99).toFixed(0)} ms p99)` : '-';
-  console.log(`${scenario.name.padEnd(36)} ${ms(pct(healthMs, 50)).padStart(11)} ${ms(pct(healthMs, 99))} ${ms(Math.max(...healthMs))} ${String(healthMs.length).padStart(5)}   ${attack}`);
+  console.log(
+    `${scenario.name.padEnd(36)} ${ms(pct(healthMs, 50)).padStart(11)} ${ms(pct(healthMs, 99))} ${ms(Math.max(...healthMs))} ${String(healthMs.length).padStart(5)}   ${attack}`,
+  );
 }

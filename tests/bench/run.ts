@@ -16,15 +16,15 @@
  * client and the kernel add (queueing, scheduling on the shared cores).
  * Not a test: it reports what it measured and asserts nothing.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { ROOT } from '../support/process.ts';
 import { freePort } from '../../src/net.ts';
+import { ROOT } from '../support/process.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -54,7 +54,14 @@ interface Scenario {
 }
 
 const newPatient = (i: number) =>
-  JSON.stringify({ patientID: `W${process.pid}-${i}`, name: 'Bench Mark', age: 33, gender: 'Female', medicalCondition: 'Load', lastVisit: '2024-05-05' });
+  JSON.stringify({
+    patientID: `W${process.pid}-${i}`,
+    name: 'Bench Mark',
+    age: 33,
+    gender: 'Female',
+    medicalCondition: 'Load',
+    lastVisit: '2024-05-05',
+  });
 let counter = 0;
 
 const SCENARIOS: Scenario[] = [
@@ -64,7 +71,13 @@ const SCENARIOS: Scenario[] = [
   { name: 'page-100k', rows: 100_000, method: 'GET', path: () => '/patients?gender=Female&_sort=name&_page=50&_limit=20' },
   { name: 'get-by-id', rows: 1000, method: 'GET', path: () => '/patients/500' },
   // Every request a different patient (a prime stride through the 1,000 ids): nothing to share.
-  { name: 'get-by-id-spread', rows: 1000, method: 'GET', path: () => '/patients/1', nextPath: () => `/patients/${1 + ((counter++ * 7919) % 1000)}` },
+  {
+    name: 'get-by-id-spread',
+    rows: 1000,
+    method: 'GET',
+    path: () => '/patients/1',
+    nextPath: () => `/patients/${1 + ((counter++ * 7919) % 1000)}`,
+  },
   { name: 'post', rows: 1000, method: 'POST', path: () => '/patients', body: () => newPatient(counter++) },
   { name: 'patch', rows: 1000, method: 'PATCH', path: () => '/patients/500', body: () => JSON.stringify({ age: 20 + (counter++ % 50) }) },
   { name: 'health', rows: 3, method: 'GET', path: () => '/health', skip: ['json-server'] },
@@ -102,7 +115,6 @@ async function sql(url: string, text: string) {
     await client.end();
   }
 }
-
 
 async function waitFor(url: string, child: ChildProcess) {
   for (let i = 0; i < 300; i++) {
@@ -177,11 +189,15 @@ async function start(peer: Peer): Promise<Running> {
   } else {
     const dir = mkdtempSync(join(tmpdir(), 'bench-json-server-'));
     await exportDbJson(join(dir, 'db.json'));
-    child = spawn(process.execPath, [join(ROOT, 'node_modules/json-server/lib/cli/bin.js'), '--host', '127.0.0.1', '--port', String(port), '--quiet', 'db.json'], {
-      cwd: dir,
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: peerEnv({}),
-    });
+    child = spawn(
+      process.execPath,
+      [join(ROOT, 'node_modules/json-server/lib/cli/bin.js'), '--host', '127.0.0.1', '--port', String(port), '--quiet', 'db.json'],
+      {
+        cwd: dir,
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: peerEnv({}),
+      },
+    );
   }
   await waitFor(`${base}/health`, child);
   return { child, base, ...(log ? { log } : {}) };
@@ -244,13 +260,22 @@ async function drive(base: string, s: Scenario, peer: Peer, connections: number,
         path: s.path(peer),
         headers: { 'content-type': 'application/json' },
         ...(s.body || s.nextPath
-          ? { setupRequest: (req: autocannon.Request) => ({ ...req, ...(s.body ? { body: s.body() } : {}), ...(s.nextPath ? { path: s.nextPath() } : {}) }) }
+          ? {
+              setupRequest: (req: autocannon.Request) => ({
+                ...req,
+                ...(s.body ? { body: s.body() } : {}),
+                ...(s.nextPath ? { path: s.nextPath() } : {}),
+              }),
+            }
           : {}),
       },
     ],
   });
   const okStatus = (code: number) => (s.method === 'POST' ? code === 201 : code === 200);
-  const bad = Object.entries(result.statusCodeStats ?? {}).reduce((n, [code, v]) => n + (okStatus(Number(code)) ? 0 : (v as { count: number }).count), 0);
+  const bad = Object.entries(result.statusCodeStats ?? {}).reduce(
+    (n, [code, v]) => n + (okStatus(Number(code)) ? 0 : (v as { count: number }).count),
+    0,
+  );
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts + bad };
 }
 
@@ -260,14 +285,19 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main() {
   console.log(
-    `bench: ${cpus().length} cores, node ${process.version}, ours with WORKERS=${workers}${Object.entries(oursEnv).map(([k, v]) => ` ${k}=${v}`).join('')}, ` +
-      `${duration}s x ${reps} reps, connections ${connectionCounts.join('/')}`,
+    `bench: ${cpus().length} cores, node ${process.version}, ours with WORKERS=${workers}${Object.entries(oursEnv)
+      .map(([k, v]) => ` ${k}=${v}`)
+      .join('')}, ` + `${duration}s x ${reps} reps, connections ${connectionCounts.join('/')}`,
   );
   // This service runs as `npm start` runs it: the bundle, built from the current sources.
   execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
   await sql(adminUrl, `drop database if exists ${dbName}`);
   await sql(adminUrl, `create database ${dbName}`);
-  const migrate = spawn(process.execPath, ['--import', 'tsx', 'node_modules/@mikro-orm/cli/cli', 'migration:up'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: peerEnv({ DATABASE_URL: dbUrl }) });
+  const migrate = spawn(process.execPath, ['--import', 'tsx', 'node_modules/@mikro-orm/cli/cli', 'migration:up'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: peerEnv({ DATABASE_URL: dbUrl }),
+  });
   await new Promise((r) => migrate.on('exit', r));
   const report: string[] = [];
   try {
@@ -307,7 +337,8 @@ async function main() {
           const xs = samples.get(peer)!;
           const rps = median(xs.map((x) => x.rps));
           // A peer that completed no request within the run has no finite ratio: say so.
-          const ratio = peer === 'ours' ? '' : rps < 1 ? `peer completed no request in ${duration} s` : `ours/peer ${(ours / rps).toFixed(2)}x`;
+          const ratio =
+            peer === 'ours' ? '' : rps < 1 ? `peer completed no request in ${duration} s` : `ours/peer ${(ours / rps).toFixed(2)}x`;
           const server = xs.every((x) => x.serverP99 !== undefined) ? String(median(xs.map((x) => x.serverP99!))) : '—';
           return `| ${s.name} | ${connections} | ${peer} | ${rps.toFixed(0)} | ${median(xs.map((x) => x.p50))} | ${median(xs.map((x) => x.p99))} | ${server} | ${xs.reduce((n, x) => n + x.errors, 0)} | ${(rss.get(peer) ?? 0).toFixed(0)} | ${ratio} |`;
         });

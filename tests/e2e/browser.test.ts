@@ -9,7 +9,7 @@ import puppeteer, { type Browser, type ConsoleMessage, type Page } from 'puppete
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/net.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { startServerProcess, type ServerProcess } from '../support/process.ts';
+import { type ServerProcess, startServerProcess } from '../support/process.ts';
 import { CHROMIUM, NGINX, startNginx } from './support/stack.ts';
 
 const PAGE_DIR = fileURLToPath(new URL('./page/', import.meta.url));
@@ -38,13 +38,26 @@ describe.runIf(existsSync(NGINX) && CHROMIUM)('the legacy frontend in a real bro
     api = `https://localhost:${apiPort}`;
     allowedOrigin = `https://localhost:${allowedPort}`;
     otherOrigin = `https://localhost:${otherPort}`;
-    service = startServerProcess({ DATABASE_URL: db.url, MIGRATE_ON_START: 'true', PORT: String(servicePort), TRUST_PROXY: '1', CORS_ORIGINS: allowedOrigin });
+    service = startServerProcess({
+      DATABASE_URL: db.url,
+      MIGRATE_ON_START: 'true',
+      PORT: String(servicePort),
+      TRUST_PROXY: '1',
+      CORS_ORIGINS: allowedOrigin,
+    });
     await service.listening;
     for (const n of [1, 2, 3]) {
       const res = await fetch(`http://127.0.0.1:${servicePort}/patients`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ patientID: `E2E-S${n}`, name: `Seeded ${n}`, age: 30 + n, gender: 'Other', medicalCondition: 'None', lastVisit: '2024-01-0' + n }),
+        body: JSON.stringify({
+          patientID: `E2E-S${n}`,
+          name: `Seeded ${n}`,
+          age: 30 + n,
+          gender: 'Other',
+          medicalCondition: 'None',
+          lastVisit: `2024-01-0${n}`,
+        }),
       });
       expect(res.status).toBe(201);
     }
@@ -83,7 +96,16 @@ describe.runIf(existsSync(NGINX) && CHROMIUM)('the legacy frontend in a real bro
   it('from the allowed origin every step works: list, create, follow Location, patch, page with X-Total-Count, follow Link next, delete; no console error', async () => {
     const { steps, errors, page } = await runPage(allowedOrigin);
     expect(steps.filter((s) => !s.ok)).toEqual([]);
-    expect(steps.map((s) => s.name)).toEqual(['list', 'create', 'follow Location', 'patch', 'page 1', 'follow Link next', 'delete', 'gone']);
+    expect(steps.map((s) => s.name)).toEqual([
+      'list',
+      'create',
+      'follow Location',
+      'patch',
+      'page 1',
+      'follow Link next',
+      'delete',
+      'gone',
+    ]);
     // The URLs the API handed out point at the public HTTPS address, not the service behind nginx.
     expect(steps.find((s) => s.name === 'create')?.detail).toMatch(new RegExp(`^Location ${api}/patients/\\d+$`));
     expect(steps.find((s) => s.name === 'page 1')?.detail).toMatch(new RegExp(`^next ${api}/patients\\?_page=2&_limit=2$`));

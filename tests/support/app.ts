@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import { type App, startApp } from '../../src/app.ts';
 import type { AppRouter } from '../../src/client.ts';
-import { startApp, type App } from '../../src/app.ts';
-import { parseConfig, type Config } from '../../src/config.ts';
+import { type Config, parseConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 

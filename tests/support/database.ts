@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { openDatabase, type Database } from '../../src/db/database.ts';
+import { type Database, openDatabase } from '../../src/db/database.ts';
 import { servePglite } from './pglite-server.ts';
 
 /**
@@ -50,7 +50,13 @@ export function useOpenedTestDatabase() {
   const handle = {} as { tdb: TestDatabase; db: Database };
   beforeAll(async () => {
     handle.tdb = await createTestDatabase();
-    handle.db = await openDatabase({ databaseUrl: handle.tdb.url, dataDir: '', poolMax: 4, migrateOnStart: true, logger: pino({ level: 'silent' }) });
+    handle.db = await openDatabase({
+      databaseUrl: handle.tdb.url,
+      dataDir: '',
+      poolMax: 4,
+      migrateOnStart: true,
+      logger: pino({ level: 'silent' }),
+    });
   });
   afterAll(async () => {
     await handle.db?.close();

@@ -9,7 +9,13 @@ export function slowUpload(port: number, body: string) {
   let finishBody!: () => void;
   const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = rawRequest(
-      { host: '127.0.0.1', port, path: '/patients', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/patients',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
@@ -36,7 +42,10 @@ export interface Answer {
  */
 export function exchange(url: string, options: httpsRequestOptions, body?: unknown): Promise<Answer> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  const headers = { ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}), ...options.headers };
+  const headers = {
+    ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+    ...options.headers,
+  };
   const send = url.startsWith('https:') ? httpsRequest : rawRequest;
   return new Promise((resolve, reject) => {
     const req = send(url, { ...options, headers }, (res) => {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -17,7 +17,18 @@ export function childEnv(env: Record<string, string | undefined>): NodeJS.Proces
   // npm run sets NODE_OPTIONS=--import=tsx (.npmrc, for the MikroORM CLI); the server must run
   // without it, as in production.
   delete base.NODE_OPTIONS;
-  for (const key of ['DATABASE_URL', 'DATABASE_CA_CERT', 'PORT', 'HOST', 'DATA_DIR', 'DB_JSON', 'SEED_DRY_RUN', 'MIGRATE_ON_START', 'LOG_LEVEL']) delete base[key];
+  for (const key of [
+    'DATABASE_URL',
+    'DATABASE_CA_CERT',
+    'PORT',
+    'HOST',
+    'DATA_DIR',
+    'DB_JSON',
+    'SEED_DRY_RUN',
+    'MIGRATE_ON_START',
+    'LOG_LEVEL',
+  ])
+    delete base[key];
   return { ...base, ...env };
 }
 

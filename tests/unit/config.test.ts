@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_CORS_ORIGINS, parseConfig, type Config } from '../../src/config.ts';
+import { type Config, ConfigError, DEFAULT_CORS_ORIGINS, parseConfig } from '../../src/config.ts';
 
 type Env = Record<string, string | undefined>;
 const DB = 'postgresql://app@db.internal:5432/health';
@@ -77,21 +77,37 @@ describe('parseConfig: valid values', () => {
     ['LOG_LEVEL=silent', { LOG_LEVEL: 'silent' }, { logLevel: 'silent' }],
     ['LOG_LEVEL=trace', { LOG_LEVEL: 'trace' }, { logLevel: 'trace' }],
     ['DATABASE_URL with the postgres scheme', { DATABASE_URL: 'postgres://u@h/db' }, { databaseUrl: 'postgres://u@h/db' }],
-    ['DATABASE_URL with TLS parameters, as written', { DATABASE_URL: `${DB}?sslmode=verify-full` }, { databaseUrl: `${DB}?sslmode=verify-full` }],
+    [
+      'DATABASE_URL with TLS parameters, as written',
+      { DATABASE_URL: `${DB}?sslmode=verify-full` },
+      { databaseUrl: `${DB}?sslmode=verify-full` },
+    ],
     ['DATABASE_CA_CERT (PEM text)', { DATABASE_CA_CERT: PEM }, { databaseCaCert: PEM }],
     ['DATABASE_CA_CERT=""', { DATABASE_CA_CERT: '' }, { databaseCaCert: undefined }],
 
     // CORS_ORIGINS: exact origins normalised, patterns lower-cased, empty entries dropped.
     ['CORS_ORIGINS=""', { CORS_ORIGINS: '' }, { corsOrigins: DEFAULT_CORS_ORIGINS }],
     ['one origin', { CORS_ORIGINS: 'https://records.clinic.example' }, { corsOrigins: ['https://records.clinic.example'] }],
-    ['an origin with a path, query and default port', { CORS_ORIGINS: 'https://App.Example.org:443/path?x=1' }, { corsOrigins: ['https://app.example.org'] }],
+    [
+      'an origin with a path, query and default port',
+      { CORS_ORIGINS: 'https://App.Example.org:443/path?x=1' },
+      { corsOrigins: ['https://app.example.org'] },
+    ],
     ['an origin with a port', { CORS_ORIGINS: 'http://localhost:8080/' }, { corsOrigins: ['http://localhost:8080'] }],
-    ['blank entries dropped', { CORS_ORIGINS: ' https://a.example , ,https://b.example, ' }, { corsOrigins: ['https://a.example', 'https://b.example'] }],
+    [
+      'blank entries dropped',
+      { CORS_ORIGINS: ' https://a.example , ,https://b.example, ' },
+      { corsOrigins: ['https://a.example', 'https://b.example'] },
+    ],
     ['a leftmost-label pattern', { CORS_ORIGINS: 'https://*.vercel.app' }, { corsOrigins: ['https://*.vercel.app'] }],
     ['a prefix pattern', { CORS_ORIGINS: 'https://clinic-*.pages.dev' }, { corsOrigins: ['https://clinic-*.pages.dev'] }],
     ['a pattern, upper case and trailing slash', { CORS_ORIGINS: 'HTTPS://*.Vercel.App/' }, { corsOrigins: ['https://*.vercel.app'] }],
     ['a pattern with a port', { CORS_ORIGINS: 'http://*.dev.example.com:8080' }, { corsOrigins: ['http://*.dev.example.com:8080'] }],
-    ['patterns and origins mixed', { CORS_ORIGINS: 'https://*.vercel.app,http://127.0.0.1:5173' }, { corsOrigins: ['https://*.vercel.app', 'http://127.0.0.1:5173'] }],
+    [
+      'patterns and origins mixed',
+      { CORS_ORIGINS: 'https://*.vercel.app,http://127.0.0.1:5173' },
+      { corsOrigins: ['https://*.vercel.app', 'http://127.0.0.1:5173'] },
+    ],
 
     // TRUST_PROXY: true (every hop), false, or a number of hops.
     ['TRUST_PROXY=true', { TRUST_PROXY: 'true' }, { trustProxy: Number.POSITIVE_INFINITY }],
@@ -220,11 +236,21 @@ describe('parseConfig: invalid values', () => {
   });
 
   it('names every invalid variable, one line each', () => {
-    const { message, name } = failure({ PORT: 'SECRET-VALUE-123', LOG_LEVEL: 'SECRET-VALUE-123', API_TOKENS: 'SECRET-VAL-1234', HOST: 'ok' });
+    const { message, name } = failure({
+      PORT: 'SECRET-VALUE-123',
+      LOG_LEVEL: 'SECRET-VALUE-123',
+      API_TOKENS: 'SECRET-VAL-1234',
+      HOST: 'ok',
+    });
     expect(name).toBe('ConfigError');
     const lines = message.split('\n');
     expect(lines[0]).toBe('Invalid configuration:');
-    expect(lines.slice(1).map((l) => l.trim().split(':')[0]).sort()).toStrictEqual(['API_TOKENS', 'LOG_LEVEL', 'PORT']);
+    expect(
+      lines
+        .slice(1)
+        .map((l) => l.trim().split(':')[0])
+        .sort(),
+    ).toStrictEqual(['API_TOKENS', 'LOG_LEVEL', 'PORT']);
     expect(message).not.toContain('SECRET');
   });
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BadRequestError, ConflictError, NotFoundError, QueryError } from '../../src/core/errors.ts';
 import { DatabaseBusyError, DatabaseError, DatabaseUnavailableError } from '../../src/db/errors.ts';
-import { INTERNAL, RETRY_AFTER_SECONDS, restErrorBody, toApiError, type ApiError } from '../../src/errors.ts';
+import { type ApiError, INTERNAL, RETRY_AFTER_SECONDS, restErrorBody, toApiError } from '../../src/errors.ts';
 
 /** A database error whose driver message quotes a value, as PostgreSQL's do. */
 const dbError = (sqlState: string) => new DatabaseError(sqlState, { cause: new Error('Key (patient_id)=(SECRET-P1) already exists') });
@@ -30,9 +30,21 @@ describe('toApiError', () => {
 
   it.each<[string, unknown, ApiError]>([
     // Domain errors.
-    ['NotFoundError: 404 with json-server\'s {} body', new NotFoundError('Patient'), { code: 'NOT_FOUND', status: 404, message: 'Patient not found', restBody: '{}' }],
-    ['ConflictError', new ConflictError('patientID already exists'), { code: 'CONFLICT', status: 409, message: 'patientID already exists' }],
-    ['QueryError', new QueryError('_limit must not be negative'), { code: 'BAD_REQUEST', status: 400, message: '_limit must not be negative' }],
+    [
+      "NotFoundError: 404 with json-server's {} body",
+      new NotFoundError('Patient'),
+      { code: 'NOT_FOUND', status: 404, message: 'Patient not found', restBody: '{}' },
+    ],
+    [
+      'ConflictError',
+      new ConflictError('patientID already exists'),
+      { code: 'CONFLICT', status: 409, message: 'patientID already exists' },
+    ],
+    [
+      'QueryError',
+      new QueryError('_limit must not be negative'),
+      { code: 'BAD_REQUEST', status: 400, message: '_limit must not be negative' },
+    ],
     ['BadRequestError', new BadRequestError('The id cannot change'), { code: 'BAD_REQUEST', status: 400, message: 'The id cannot change' }],
 
     // Database errors by SQLSTATE.
@@ -40,7 +52,11 @@ describe('toApiError', () => {
     ['23514 check violation', dbError('23514'), dataConstraint],
     ['23502 not-null violation', dbError('23502'), dataConstraint],
     ['23503 other constraint classes: 500', dbError('23503'), internal],
-    ['2201B invalid regular expression', dbError('2201B'), { code: 'BAD_REQUEST', status: 400, message: 'Invalid regular expression in a _like filter' }],
+    [
+      '2201B invalid regular expression',
+      dbError('2201B'),
+      { code: 'BAD_REQUEST', status: 400, message: 'Invalid regular expression in a _like filter' },
+    ],
     ['22003 numeric value out of range', dbError('22003'), outOfRange],
     ['22P02 invalid text representation (class 22)', dbError('22P02'), outOfRange],
     ['22007 invalid datetime format (class 22)', dbError('22007'), outOfRange],
@@ -60,74 +76,146 @@ describe('toApiError', () => {
     ['DatabaseBusyError', new DatabaseBusyError(), unavailable],
 
     // tRPC's own errors.
-    ['UNAUTHORIZED: WWW-Authenticate Bearer', new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid bearer token' }), {
-      code: 'UNAUTHORIZED',
-      status: 401,
-      message: 'Missing or invalid bearer token',
-      headers: { 'www-authenticate': 'Bearer' },
-    }],
-    ['BAD_REQUEST caused by a SyntaxError', new TRPCError({ code: 'BAD_REQUEST', cause: new SyntaxError('Unexpected token S in JSON at SECRET') }), {
-      code: 'BAD_REQUEST',
-      status: 400,
-      message: 'Failed to parse request body',
-    }],
-    ['PARSE_ERROR caused by a SyntaxError', new TRPCError({ code: 'PARSE_ERROR', message: 'SECRET', cause: new SyntaxError('SECRET') }), {
-      code: 'PARSE_ERROR',
-      status: 400,
-      message: 'Failed to parse request body',
-    }],
-    ['BAD_REQUEST caused by a TypeError', new TRPCError({ code: 'BAD_REQUEST', cause: new TypeError("Cannot destructure property 'SECRET' of undefined") }), {
-      code: 'BAD_REQUEST',
-      status: 400,
-      message: 'Invalid request',
-    }],
-    ['BAD_REQUEST of its own keeps its message', new TRPCError({ code: 'BAD_REQUEST', message: 'Batch of more than 10 calls' }), {
-      code: 'BAD_REQUEST',
-      status: 400,
-      message: 'Batch of more than 10 calls',
-    }],
-    ['NOT_FOUND (no such procedure): {} body', new TRPCError({ code: 'NOT_FOUND', message: 'No procedure found on path "SECRET"' }), {
-      code: 'NOT_FOUND',
-      status: 404,
-      message: 'Not found',
-      restBody: '{}',
-    }],
-    ['METHOD_NOT_SUPPORTED', new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: 'Unsupported method' }), { code: 'METHOD_NOT_SUPPORTED', status: 405, message: 'Unsupported method' }],
-    ['PAYLOAD_TOO_LARGE', new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: 'Request body too large' }), { code: 'PAYLOAD_TOO_LARGE', status: 413, message: 'Request body too large' }],
-    ['SERVICE_UNAVAILABLE: Retry-After', new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'Shutting down' }), {
-      code: 'SERVICE_UNAVAILABLE',
-      status: 503,
-      message: 'Shutting down',
-      headers: RETRY,
-    }],
-    ['CLIENT_CLOSED_REQUEST', new TRPCError({ code: 'CLIENT_CLOSED_REQUEST', message: 'Client closed request' }), { code: 'CLIENT_CLOSED_REQUEST', status: 499, message: 'Client closed request' }],
-    ['TIMEOUT', new TRPCError({ code: 'TIMEOUT', message: 'Request timeout' }), { code: 'TIMEOUT', status: 408, message: 'Request timeout' }],
+    [
+      'UNAUTHORIZED: WWW-Authenticate Bearer',
+      new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid bearer token' }),
+      {
+        code: 'UNAUTHORIZED',
+        status: 401,
+        message: 'Missing or invalid bearer token',
+        headers: { 'www-authenticate': 'Bearer' },
+      },
+    ],
+    [
+      'BAD_REQUEST caused by a SyntaxError',
+      new TRPCError({ code: 'BAD_REQUEST', cause: new SyntaxError('Unexpected token S in JSON at SECRET') }),
+      {
+        code: 'BAD_REQUEST',
+        status: 400,
+        message: 'Failed to parse request body',
+      },
+    ],
+    [
+      'PARSE_ERROR caused by a SyntaxError',
+      new TRPCError({ code: 'PARSE_ERROR', message: 'SECRET', cause: new SyntaxError('SECRET') }),
+      {
+        code: 'PARSE_ERROR',
+        status: 400,
+        message: 'Failed to parse request body',
+      },
+    ],
+    [
+      'BAD_REQUEST caused by a TypeError',
+      new TRPCError({ code: 'BAD_REQUEST', cause: new TypeError("Cannot destructure property 'SECRET' of undefined") }),
+      {
+        code: 'BAD_REQUEST',
+        status: 400,
+        message: 'Invalid request',
+      },
+    ],
+    [
+      'BAD_REQUEST of its own keeps its message',
+      new TRPCError({ code: 'BAD_REQUEST', message: 'Batch of more than 10 calls' }),
+      {
+        code: 'BAD_REQUEST',
+        status: 400,
+        message: 'Batch of more than 10 calls',
+      },
+    ],
+    [
+      'NOT_FOUND (no such procedure): {} body',
+      new TRPCError({ code: 'NOT_FOUND', message: 'No procedure found on path "SECRET"' }),
+      {
+        code: 'NOT_FOUND',
+        status: 404,
+        message: 'Not found',
+        restBody: '{}',
+      },
+    ],
+    [
+      'METHOD_NOT_SUPPORTED',
+      new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: 'Unsupported method' }),
+      { code: 'METHOD_NOT_SUPPORTED', status: 405, message: 'Unsupported method' },
+    ],
+    [
+      'PAYLOAD_TOO_LARGE',
+      new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: 'Request body too large' }),
+      { code: 'PAYLOAD_TOO_LARGE', status: 413, message: 'Request body too large' },
+    ],
+    [
+      'SERVICE_UNAVAILABLE: Retry-After',
+      new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'Shutting down' }),
+      {
+        code: 'SERVICE_UNAVAILABLE',
+        status: 503,
+        message: 'Shutting down',
+        headers: RETRY,
+      },
+    ],
+    [
+      'CLIENT_CLOSED_REQUEST',
+      new TRPCError({ code: 'CLIENT_CLOSED_REQUEST', message: 'Client closed request' }),
+      { code: 'CLIENT_CLOSED_REQUEST', status: 499, message: 'Client closed request' },
+    ],
+    [
+      'TIMEOUT',
+      new TRPCError({ code: 'TIMEOUT', message: 'Request timeout' }),
+      { code: 'TIMEOUT', status: 408, message: 'Request timeout' },
+    ],
 
     // tRPC wrapping our errors: unwrapped.
-    ['INTERNAL_SERVER_ERROR wrapping a NotFoundError', new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new NotFoundError('Patient') }), {
-      code: 'NOT_FOUND',
-      status: 404,
-      message: 'Patient not found',
-      restBody: '{}',
-    }],
-    ['INTERNAL_SERVER_ERROR wrapping a ConflictError', new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new ConflictError('patientID already exists') }), {
-      code: 'CONFLICT',
-      status: 409,
-      message: 'patientID already exists',
-    }],
-    ['INTERNAL_SERVER_ERROR wrapping a QueryError', new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new QueryError('At most 10 _like values per field') }), {
-      code: 'BAD_REQUEST',
-      status: 400,
-      message: 'At most 10 _like values per field',
-    }],
-    ['INTERNAL_SERVER_ERROR wrapping a 23505', new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: dbError('23505') }), {
-      code: 'CONFLICT',
-      status: 409,
-      message: 'Conflicts with an existing record',
-    }],
-    ['INTERNAL_SERVER_ERROR wrapping DatabaseUnavailableError', new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new DatabaseUnavailableError() }), unavailable],
-    ['INTERNAL_SERVER_ERROR wrapping an unknown error', new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new Error('SECRET row data') }), internal],
-    ['INTERNAL_SERVER_ERROR with a message of its own', new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'SECRET detail' }), internal],
+    [
+      'INTERNAL_SERVER_ERROR wrapping a NotFoundError',
+      new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new NotFoundError('Patient') }),
+      {
+        code: 'NOT_FOUND',
+        status: 404,
+        message: 'Patient not found',
+        restBody: '{}',
+      },
+    ],
+    [
+      'INTERNAL_SERVER_ERROR wrapping a ConflictError',
+      new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new ConflictError('patientID already exists') }),
+      {
+        code: 'CONFLICT',
+        status: 409,
+        message: 'patientID already exists',
+      },
+    ],
+    [
+      'INTERNAL_SERVER_ERROR wrapping a QueryError',
+      new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new QueryError('At most 10 _like values per field') }),
+      {
+        code: 'BAD_REQUEST',
+        status: 400,
+        message: 'At most 10 _like values per field',
+      },
+    ],
+    [
+      'INTERNAL_SERVER_ERROR wrapping a 23505',
+      new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: dbError('23505') }),
+      {
+        code: 'CONFLICT',
+        status: 409,
+        message: 'Conflicts with an existing record',
+      },
+    ],
+    [
+      'INTERNAL_SERVER_ERROR wrapping DatabaseUnavailableError',
+      new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new DatabaseUnavailableError() }),
+      unavailable,
+    ],
+    [
+      'INTERNAL_SERVER_ERROR wrapping an unknown error',
+      new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: new Error('SECRET row data') }),
+      internal,
+    ],
+    [
+      'INTERNAL_SERVER_ERROR with a message of its own',
+      new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'SECRET detail' }),
+      internal,
+    ],
 
     // Anything else: 500, never its message.
     ['an unknown Error', new Error('SECRET: patient Jane Doe'), internal],
@@ -155,13 +243,16 @@ describe('toApiError', () => {
   });
 
   it.each<[string, unknown]>([
-    ['a ZodError inside a tRPC INTERNAL_SERVER_ERROR (output validation: our bug)', new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: zodError() })],
+    [
+      'a ZodError inside a tRPC INTERNAL_SERVER_ERROR (output validation: our bug)',
+      new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: zodError() }),
+    ],
     ['a bare ZodError (not from input parsing)', zodError()],
   ])('%s: 500, no issues shown', (_label, error) => {
     expect(toApiError(error)).toStrictEqual(internal);
   });
 
-  it('a tRPC error without a message of its own does not pass on its cause\'s message', () => {
+  it("a tRPC error without a message of its own does not pass on its cause's message", () => {
     const api = toApiError(new TRPCError({ code: 'FORBIDDEN', cause: new Error('SECRET detail') }));
     expect(api).toMatchObject({ code: 'FORBIDDEN', status: 403, message: 'Request failed' });
   });
@@ -177,10 +268,14 @@ describe('toApiError', () => {
 
 describe('restErrorBody', () => {
   it.each<[string, unknown, unknown]>([
-    ['a 404 is json-server\'s {}', new NotFoundError('Patient'), {}],
+    ["a 404 is json-server's {}", new NotFoundError('Patient'), {}],
     ['a tRPC NOT_FOUND too', new TRPCError({ code: 'NOT_FOUND', message: 'x' }), {}],
     ['a 409', new ConflictError('patientID already exists'), { message: 'patientID already exists', code: 'CONFLICT' }],
-    ['a 400', new QueryError('_start must be a non-negative integer'), { message: '_start must be a non-negative integer', code: 'BAD_REQUEST' }],
+    [
+      'a 400',
+      new QueryError('_start must be a non-negative integer'),
+      { message: '_start must be a non-negative integer', code: 'BAD_REQUEST' },
+    ],
     ['a 503 (headers are not in the body)', new DatabaseBusyError(), { message: 'Database unavailable', code: 'SERVICE_UNAVAILABLE' }],
     ['a 500', new Error('SECRET'), { message: 'Internal server error', code: 'INTERNAL_SERVER_ERROR' }],
   ])('%s', (_label, error, body) => {
@@ -192,11 +287,17 @@ describe('restErrorBody', () => {
   it('message, code, then issues', () => {
     const text = restErrorBody(toApiError(new TRPCError({ code: 'BAD_REQUEST', cause: zodError() })));
     expect(Object.keys(JSON.parse(text) as object)).toStrictEqual(['message', 'code', 'issues']);
-    expect(JSON.parse(text)).toStrictEqual({ message: 'Input validation failed', code: 'BAD_REQUEST', issues: JSON.parse(JSON.stringify(zodError().issues)) });
+    expect(JSON.parse(text)).toStrictEqual({
+      message: 'Input validation failed',
+      code: 'BAD_REQUEST',
+      issues: JSON.parse(JSON.stringify(zodError().issues)),
+    });
   });
 
   it('an entry with its own body is sent as it is', () => {
     expect(restErrorBody({ code: 'NOT_FOUND', status: 404, message: 'Patient not found', restBody: '{}' })).toBe('{}');
-    expect(restErrorBody({ code: 'TIMEOUT', status: 408, message: 'Request timeout' })).toBe('{"message":"Request timeout","code":"TIMEOUT"}');
+    expect(restErrorBody({ code: 'TIMEOUT', status: 408, message: 'Request timeout' })).toBe(
+      '{"message":"Request timeout","code":"TIMEOUT"}',
+    );
   });
 });

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { QueryError } from '../../src/core/errors.ts';
-import { jsonServerListInput, parseJsonServerQuery, type Paging, type RawQuery } from '../../src/core/json-server-query.ts';
+import { jsonServerListInput, type Paging, parseJsonServerQuery, type RawQuery } from '../../src/core/json-server-query.ts';
 import type { Condition, ListQuery, SortKey } from '../../src/core/list-query.ts';
 import { patients } from '../../src/patients/patient.fields.ts';
 
@@ -85,11 +85,23 @@ describe('parseJsonServerQuery: filters', () => {
     ['name_gte=M', { name_gte: 'M' }, [{ op: 'gte', field: 'name', value: 'M' }]],
     ['name_gte repeated: smallest in code-point order', { name_gte: ['b', 'B', 'a'] }, [{ op: 'gte', field: 'name', value: 'B' }]],
     ['name_lte repeated: largest in code-point order', { name_lte: ['b', 'B', 'a'] }, [{ op: 'lte', field: 'name', value: 'b' }]],
-    ['name_gte repeated: U+FF01 before U+1F600 in code points', { name_gte: ['\u{1F600}', '\uFF01'] }, [{ op: 'gte', field: 'name', value: '\uFF01' }]],
-    ['name_lte repeated: U+1F600 after U+FF01 in code points', { name_lte: ['\uFF01', '\u{1F600}'] }, [{ op: 'lte', field: 'name', value: '\u{1F600}' }]],
+    [
+      'name_gte repeated: U+FF01 before U+1F600 in code points',
+      { name_gte: ['\u{1F600}', '\uFF01'] },
+      [{ op: 'gte', field: 'name', value: '\uFF01' }],
+    ],
+    [
+      'name_lte repeated: U+1F600 after U+FF01 in code points',
+      { name_lte: ['\uFF01', '\u{1F600}'] },
+      [{ op: 'lte', field: 'name', value: '\u{1F600}' }],
+    ],
     ['gender_lte=""', { gender_lte: '' }, [{ op: 'lte', field: 'gender', value: '' }]],
     ['lastVisit_gte=2024 (a partial date stays text)', { lastVisit_gte: '2024' }, [{ op: 'gte', field: 'lastVisit', value: '2024' }]],
-    ['lastVisit_gte=2024-02-30 (kept: compared as text)', { lastVisit_gte: '2024-02-30' }, [{ op: 'gte', field: 'lastVisit', value: '2024-02-30' }]],
+    [
+      'lastVisit_gte=2024-02-30 (kept: compared as text)',
+      { lastVisit_gte: '2024-02-30' },
+      [{ op: 'gte', field: 'lastVisit', value: '2024-02-30' }],
+    ],
     ['lastVisit_lte repeated', { lastVisit_lte: ['2023-12', '2024-01-01'] }, [{ op: 'lte', field: 'lastVisit', value: '2024-01-01' }]],
 
     // _like: the JavaScript pattern, rewritten for PostgreSQL; repeated values ORed.
@@ -154,15 +166,43 @@ describe('parseJsonServerQuery: _sort / _order', () => {
   it.each<[string, RawQuery, SortKey[]]>([
     ['_sort=name', { _sort: 'name' }, [{ field: 'name', desc: false }]],
     ['_sort=name&_order=desc', { _sort: 'name', _order: 'desc' }, [{ field: 'name', desc: true }]],
-    ['_order is case-insensitive', { _sort: 'name,age', _order: 'DESC,Asc' }, [{ field: 'name', desc: true }, { field: 'age', desc: false }]],
-    ['fewer orders than fields: the rest ascending', { _sort: 'age,name', _order: 'desc' }, [{ field: 'age', desc: true }, { field: 'name', desc: false }]],
+    [
+      '_order is case-insensitive',
+      { _sort: 'name,age', _order: 'DESC,Asc' },
+      [
+        { field: 'name', desc: true },
+        { field: 'age', desc: false },
+      ],
+    ],
+    [
+      'fewer orders than fields: the rest ascending',
+      { _sort: 'age,name', _order: 'desc' },
+      [
+        { field: 'age', desc: true },
+        { field: 'name', desc: false },
+      ],
+    ],
     ['unknown fields are skipped, orders stay aligned', { _sort: 'bogus,name', _order: 'desc,desc' }, [{ field: 'name', desc: true }]],
     ['unknown field then order', { _sort: 'bogus,name', _order: 'desc,asc' }, [{ field: 'name', desc: false }]],
     ['field names are case-sensitive', { _sort: 'Name' }, []],
     ['an order other than desc is ascending', { _sort: 'name', _order: 'descending' }, [{ field: 'name', desc: false }]],
-    ['repeated _sort: one list', { _sort: ['name', 'age'], _order: 'asc,desc' }, [{ field: 'name', desc: false }, { field: 'age', desc: true }]],
+    [
+      'repeated _sort: one list',
+      { _sort: ['name', 'age'], _order: 'asc,desc' },
+      [
+        { field: 'name', desc: false },
+        { field: 'age', desc: true },
+      ],
+    ],
     ['repeated _order: the first', { _sort: 'name', _order: ['desc', 'asc'] }, [{ field: 'name', desc: true }]],
-    ['empty entries are skipped', { _sort: 'name,,age', _order: 'desc,desc,desc' }, [{ field: 'name', desc: true }, { field: 'age', desc: true }]],
+    [
+      'empty entries are skipped',
+      { _sort: 'name,,age', _order: 'desc,desc,desc' },
+      [
+        { field: 'name', desc: true },
+        { field: 'age', desc: true },
+      ],
+    ],
     [
       'every key is kept, id included',
       { _sort: 'lastVisit,id,name', _order: ',desc' },
@@ -255,7 +295,9 @@ describe('parseJsonServerQuery: slices', () => {
 
   it('10 _like values for one field are accepted', () => {
     const values = Array.from({ length: 10 }, (_, i) => `v${i}`);
-    expect(parse({ name_like: values }).query.where).toStrictEqual([{ op: 'regex', field: 'name', pattern: values.map((v) => `(${v})`).join('|') }]);
+    expect(parse({ name_like: values }).query.where).toStrictEqual([
+      { op: 'regex', field: 'name', pattern: values.map((v) => `(${v})`).join('|') },
+    ]);
   });
 });
 

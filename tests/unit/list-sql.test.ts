@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Condition, ListQuery, SortKey } from '../../src/core/list-query.ts';
-import { conditionSql, orderSql, pageSql, whereSql, type Fragment } from '../../src/core/list-sql.ts';
+import { conditionSql, type Fragment, orderSql, pageSql, whereSql } from '../../src/core/list-sql.ts';
 import { patients } from '../../src/patients/patient.fields.ts';
 
 const query = (q: Partial<ListQuery> = {}): ListQuery => ({ where: [], sort: [], offset: 0, limit: null, withTotal: false, ...q });
@@ -65,9 +65,24 @@ describe('conditionSql', () => {
     // Date ranges: a full date as a date; anything else against the text form.
     ['date gte, a full date', { op: 'gte', field: 'lastVisit', value: '2024-06-01' }, 'last_visit >= ?::date', ['2024-06-01']],
     ['date lte, a full date', { op: 'lte', field: 'lastVisit', value: '2024-02-29' }, 'last_visit <= ?::date', ['2024-02-29']],
-    ['date gte, a partial date', { op: 'gte', field: 'lastVisit', value: '2024' }, `to_char(last_visit, 'YYYY-MM-DD') collate "C" >= ?`, ['2024']],
-    ['date lte, no such day', { op: 'lte', field: 'lastVisit', value: '2024-02-30' }, `to_char(last_visit, 'YYYY-MM-DD') collate "C" <= ?`, ['2024-02-30']],
-    ['date gte, a number bound as text', { op: 'gte', field: 'lastVisit', value: 2024 }, `to_char(last_visit, 'YYYY-MM-DD') collate "C" >= ?`, ['2024']],
+    [
+      'date gte, a partial date',
+      { op: 'gte', field: 'lastVisit', value: '2024' },
+      `to_char(last_visit, 'YYYY-MM-DD') collate "C" >= ?`,
+      ['2024'],
+    ],
+    [
+      'date lte, no such day',
+      { op: 'lte', field: 'lastVisit', value: '2024-02-30' },
+      `to_char(last_visit, 'YYYY-MM-DD') collate "C" <= ?`,
+      ['2024-02-30'],
+    ],
+    [
+      'date gte, a number bound as text',
+      { op: 'gte', field: 'lastVisit', value: 2024 },
+      `to_char(last_visit, 'YYYY-MM-DD') collate "C" >= ?`,
+      ['2024'],
+    ],
 
     // Regular expressions, case-insensitive, on the text form.
     ['regex on a text', { op: 'regex', field: 'name', pattern: '^ada' }, 'name ~* ?', ['^ada']],
@@ -107,7 +122,9 @@ describe('whereSql', () => {
   });
 
   const permutations = <T>(items: T[]): T[][] =>
-    items.length <= 1 ? [items] : items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
+    items.length <= 1
+      ? [items]
+      : items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
 
   describe.each<[string, Condition[]]>([
     [
@@ -134,7 +151,10 @@ describe('whereSql', () => {
       expect(whereSql(patients, query({ where, q: 'x' }))).toStrictEqual(reference);
     });
     it('has every condition once, in sorted order', () => {
-      const parts = reference.sql.replace(/^ where \(/, '').replace(/\)$/, '').split(') and (');
+      const parts = reference.sql
+        .replace(/^ where \(/, '')
+        .replace(/\)$/, '')
+        .split(') and (');
       expect(parts).toHaveLength(conditions.length + 1);
       expect(parts).toStrictEqual([...parts].sort());
     });
@@ -200,7 +220,9 @@ describe('pageSql', () => {
   });
 
   it('takes another column list (json_agg)', () => {
-    expect(pageSql(patients, query({ limit: 2 }), patients.selectForJson).sql).toBe(`select ${SELECT_FOR_JSON} from patients order by id limit ?`);
+    expect(pageSql(patients, query({ limit: 2 }), patients.selectForJson).sql).toBe(
+      `select ${SELECT_FOR_JSON} from patients order by id limit ?`,
+    );
   });
 
   it('does not share binding arrays with the where clause', () => {

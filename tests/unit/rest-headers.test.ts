@@ -3,7 +3,7 @@
  * json-server 0.17.4 sends them (src/api/rest-headers.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { listHeaders, locationOf, type ListMeta } from '../../src/api/rest-headers.ts';
+import { type ListMeta, listHeaders, locationOf } from '../../src/api/rest-headers.ts';
 import type { RestRequest } from '../../src/api/trpc.ts';
 import type { Paging } from '../../src/core/json-server-query.ts';
 import { JsonText } from '../../src/core/json-text.ts';
@@ -45,20 +45,71 @@ describe('listHeaders', () => {
 
   const base = 'http://localhost:8000/patients?_page=';
   it.each<[string, string, ListMeta, string]>([
-    ['page 1 of 3: no prev', '/patients?_page=1', { paging: page(1, 10), total: 25, returned: 10 }, links(base, [['first', 1], ['next', 2], ['last', 3]])],
+    [
+      'page 1 of 3: no prev',
+      '/patients?_page=1',
+      { paging: page(1, 10), total: 25, returned: 10 },
+      links(base, [
+        ['first', 1],
+        ['next', 2],
+        ['last', 3],
+      ]),
+    ],
     [
       'page 2 of 3: all four',
       '/patients?_page=2',
       { paging: page(2, 10), total: 25, returned: 10 },
-      links(base, [['first', 1], ['prev', 1], ['next', 3], ['last', 3]]),
+      links(base, [
+        ['first', 1],
+        ['prev', 1],
+        ['next', 3],
+        ['last', 3],
+      ]),
     ],
-    ['page 3 of 3 (partial): no next', '/patients?_page=3', { paging: page(3, 10), total: 25, returned: 5 }, links(base, [['first', 1], ['prev', 2], ['last', 3]])],
-    ['last page exactly full: no next', '/patients?_page=2', { paging: page(2, 5), total: 10, returned: 5 }, links(base, [['first', 1], ['prev', 1], ['last', 2]])],
-    ['first page of two full ones', '/patients?_page=1', { paging: page(1, 5), total: 10, returned: 5 }, links(base, [['first', 1], ['next', 2], ['last', 2]])],
+    [
+      'page 3 of 3 (partial): no next',
+      '/patients?_page=3',
+      { paging: page(3, 10), total: 25, returned: 5 },
+      links(base, [
+        ['first', 1],
+        ['prev', 2],
+        ['last', 3],
+      ]),
+    ],
+    [
+      'last page exactly full: no next',
+      '/patients?_page=2',
+      { paging: page(2, 5), total: 10, returned: 5 },
+      links(base, [
+        ['first', 1],
+        ['prev', 1],
+        ['last', 2],
+      ]),
+    ],
+    [
+      'first page of two full ones',
+      '/patients?_page=1',
+      { paging: page(1, 5), total: 10, returned: 5 },
+      links(base, [
+        ['first', 1],
+        ['next', 2],
+        ['last', 2],
+      ]),
+    ],
     ['a page past the end (0 rows): empty Link', '/patients?_page=4', { paging: page(4, 10), total: 25, returned: 0 }, ''],
     ['an empty table: empty Link', '/patients?_page=1', { paging: page(1, 10), total: 0, returned: 0 }, ''],
     ['one page holds every row: empty Link', '/patients?_page=1', { paging: page(1, 10), total: 7, returned: 7 }, ''],
-    ['page size 1', '/patients?_page=2', { paging: page(2, 1), total: 3, returned: 1 }, links(base, [['first', 1], ['prev', 1], ['next', 3], ['last', 3]])],
+    [
+      'page size 1',
+      '/patients?_page=2',
+      { paging: page(2, 1), total: 3, returned: 1 },
+      links(base, [
+        ['first', 1],
+        ['prev', 1],
+        ['next', 3],
+        ['last', 3],
+      ]),
+    ],
   ])('_page, %s', (_label, url, meta, link) => {
     expect(listHeaders(list(meta), local(url))).toStrictEqual({
       'x-total-count': String(meta.total),
@@ -105,19 +156,31 @@ describe('listHeaders', () => {
       '_page=0 (page 1): its value is replaced',
       local('/patients?_page=0&_limit=5'),
       page(1, 5, '0'),
-      ['http://localhost:8000/patients?_page=1&_limit=5', 'http://localhost:8000/patients?_page=2&_limit=5', 'http://localhost:8000/patients?_page=6&_limit=5'],
+      [
+        'http://localhost:8000/patients?_page=1&_limit=5',
+        'http://localhost:8000/patients?_page=2&_limit=5',
+        'http://localhost:8000/patients?_page=6&_limit=5',
+      ],
     ],
     [
       '_page=abc (page 1): its value is replaced',
       local('/patients?_limit=5&_page=abc'),
       page(1, 5, 'abc'),
-      ['http://localhost:8000/patients?_limit=5&_page=1', 'http://localhost:8000/patients?_limit=5&_page=2', 'http://localhost:8000/patients?_limit=5&_page=6'],
+      [
+        'http://localhost:8000/patients?_limit=5&_page=1',
+        'http://localhost:8000/patients?_limit=5&_page=2',
+        'http://localhost:8000/patients?_limit=5&_page=6',
+      ],
     ],
     [
       '_page=1.0 (page 1): its value is replaced',
       local('/patients?_page=1.0&_limit=5'),
       page(1, 5, '1.0'),
-      ['http://localhost:8000/patients?_page=1&_limit=5', 'http://localhost:8000/patients?_page=2&_limit=5', 'http://localhost:8000/patients?_page=6&_limit=5'],
+      [
+        'http://localhost:8000/patients?_page=1&_limit=5',
+        'http://localhost:8000/patients?_page=2&_limit=5',
+        'http://localhost:8000/patients?_page=6&_limit=5',
+      ],
     ],
     [
       '_page=%32 (percent-encoded 2): its value is replaced',
@@ -139,8 +202,16 @@ describe('listHeaders', () => {
 
 describe('locationOf', () => {
   it.each<[string, RestRequest, Record<string, string>]>([
-    ['absolute with a host', request('/patients', 'localhost:8000'), { location: 'http://localhost:8000/patients/7', 'access-control-expose-headers': 'Location' }],
-    ['https behind a proxy', request('/patients', 'api.example.org', 'https'), { location: 'https://api.example.org/patients/7', 'access-control-expose-headers': 'Location' }],
+    [
+      'absolute with a host',
+      request('/patients', 'localhost:8000'),
+      { location: 'http://localhost:8000/patients/7', 'access-control-expose-headers': 'Location' },
+    ],
+    [
+      'https behind a proxy',
+      request('/patients', 'api.example.org', 'https'),
+      { location: 'https://api.example.org/patients/7', 'access-control-expose-headers': 'Location' },
+    ],
     ['relative without a host', request('/patients', undefined), { location: '/patients/7', 'access-control-expose-headers': 'Location' }],
     ['relative with an empty host', request('/patients', ''), { location: '/patients/7', 'access-control-expose-headers': 'Location' }],
   ])('%s', (_label, req, headers) => {
