@@ -33,10 +33,11 @@ export class JsonText<M = unknown> {
  * against `schema`. Typed as `schema`'s output: that is what every client receives.
  */
 export function valuesOrJsonText<S extends z.ZodType>(schema: S): z.ZodType<z.output<S>, z.input<S>> {
-  const either = z.union([schema, z.instanceof(JsonText).meta({ override: { not: {} } })]).meta({
+  // JsonText first: a transport's answer is recognised by one instanceof, before any parsing.
+  const either = z.union([z.instanceof(JsonText).meta({ override: { not: {} } }), schema]).meta({
     // Documented as `schema` alone: the JSON text is a value of it on the wire.
     override: ({ jsonSchema }: { jsonSchema: Record<string, unknown> }) => {
-      const [documented] = jsonSchema.anyOf as Record<string, unknown>[];
+      const documented = (jsonSchema.anyOf as Record<string, unknown>[]).find((branch) => !('not' in branch));
       delete jsonSchema.anyOf;
       Object.assign(jsonSchema, documented);
     },
