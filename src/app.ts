@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { createContextFactory } from './api/context.ts';
+import { createOpenApiDocument } from './api/openapi.ts';
 import { appRouter } from './api/router.ts';
 import { createTokenCheck } from './auth.ts';
 import { type Config, dbTimeouts } from './config.ts';
@@ -14,9 +15,8 @@ import { createRouteTemplate } from './http/route-template.ts';
 import { createHttpServer } from './http/server.ts';
 import { createTrpcHandler } from './http/trpc.ts';
 import { errorResponse, type Handler } from './http/types.ts';
-import { createOpenApiDocument } from './openapi.ts';
 
-export const VERSION = '0.1.0';
+const VERSION = '0.1.0';
 const MAX_BATCH_SIZE = 10;
 
 export interface App {
@@ -111,7 +111,7 @@ export async function startApp({ config, logger, openDb, serveThrough }: StartOp
 }
 
 /** The database named by the configuration: a PostgreSQL server, or the embedded one in DATA_DIR. */
-export function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {
+function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {
   return openDatabase({
     databaseUrl: config.databaseUrl,
     databaseCaCert: config.databaseCaCert,

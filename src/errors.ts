@@ -58,7 +58,7 @@ export function apiError(code: keyof typeof STATUS, message: string, extra: Part
 }
 
 export const INTERNAL = apiError('INTERNAL_SERVER_ERROR', 'Internal server error');
-export const UNAVAILABLE = apiError('SERVICE_UNAVAILABLE', 'Database unavailable');
+const UNAVAILABLE = apiError('SERVICE_UNAVAILABLE', 'Database unavailable');
 
 /** SQLSTATEs with an answer of their own; the rest of class 22 (data exception) is a 400 too. */
 const BY_SQLSTATE: Record<string, ApiError> = {

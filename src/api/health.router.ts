@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { publicProcedure } from './trpc.ts';
 
-export const healthOutput = z
+const healthOutput = z
   .object({
     status: z.enum(['healthy', 'unhealthy']),
     database: z.enum(['connected', 'disconnected']),
@@ -11,7 +11,7 @@ export const healthOutput = z
 type Health = z.infer<typeof healthOutput>;
 
 /** How long the database round trip may take before the service reports itself unhealthy. */
-export const HEALTH_TIMEOUT_MS = 1500;
+const HEALTH_TIMEOUT_MS = 1500;
 
 /**
  * `health`: a real database round trip (`select 1`, bounded in time). It touches no patient

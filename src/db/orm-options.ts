@@ -13,11 +13,11 @@ const root = (dir: string) => fileURLToPath(new URL(`../../${dir}`, import.meta.
  * dist/migrations/*.js by `npm run build`: plain Node cannot import the .ts files.
  */
 const FROM_TYPESCRIPT = import.meta.url.endsWith('.ts');
-export const MIGRATIONS_DIR = root('migrations');
+const MIGRATIONS_DIR = root('migrations');
 const MIGRATIONS_JS_DIR = root('dist/migrations');
 /** Where the migrations this process runs are. */
 export const MIGRATIONS_RUNTIME_DIR = FROM_TYPESCRIPT ? MIGRATIONS_DIR : MIGRATIONS_JS_DIR;
-export const SEEDERS_DIR = root('seeders');
+const SEEDERS_DIR = root('seeders');
 export const MIGRATIONS_TABLE = 'mikro_orm_migrations';
 
 export interface OrmOptionsInput {

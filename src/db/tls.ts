@@ -111,7 +111,7 @@ const anyHostName = () => undefined;
  * - verify-full: chain and `host` verified (without a CA: Node's built-in list of public CAs plus
  *   NODE_EXTRA_CA_CERTS, as sslrootcert=system).
  */
-export function sslOption(mode: SslMode, ca: string[] | undefined, host: string): PgSsl {
+function sslOption(mode: SslMode, ca: string[] | undefined, host: string): PgSsl {
   switch (mode) {
     case 'disable':
       return false;
@@ -257,7 +257,7 @@ const ADVICE: Record<string, string> = {
 };
 
 /** The one-line message for a TLS failure: DATABASE_URL, the mode, the reason, what to do. */
-export function tlsFailureMessage(mode: SslMode, reason: string): string {
+function tlsFailureMessage(mode: SslMode, reason: string): string {
   const advice = ADVICE[reason];
   return `Cannot connect to the database named by DATABASE_URL (sslmode=${mode}): ${reason}${advice ? `; ${advice}` : ''}.`;
 }

@@ -16,7 +16,7 @@ export const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
 });
 
 /** A self-signed certificate for localhost and 127.0.0.1 (one day). */
-export function makeCertificate(dir: string): { cert: string; key: string } {
+function makeCertificate(dir: string): { cert: string; key: string } {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   execFileSync(

@@ -1,5 +1,7 @@
 import { generateOpenApiDocument } from 'trpc-to-openapi';
-import type { AppRouter } from './api/router.ts';
+import { listHeaders } from './rest-headers.ts';
+import type { AppRouter } from './router.ts';
+import type { Meta } from './trpc.ts';
 
 type Document = ReturnType<typeof generateOpenApiDocument>;
 
@@ -37,19 +39,22 @@ export function createOpenApiDocument(router: AppRouter, version: string, server
     responses[String(status)] = {
       ...responses['200'],
       headers: {
-        // patient.create builds it from the request's host (the public one behind TRUST_PROXY).
+        // locationOf (rest-headers.ts) builds it from the request's host (the public one behind TRUST_PROXY).
         Location: { description: 'Absolute URL of the created resource', schema: { type: 'string', format: 'uri' } },
         'Access-Control-Expose-Headers': exposeHeader('`Location`'),
       },
     };
     delete responses['200'];
   }
-  // The list's json-server headers (patient.query.jsonserver.ts: jsonServerHeaders).
-  const list = responsesOf(doc, '/patients', 'get');
-  if (list?.['200']) {
+  // Each list's json-server headers (rest-headers.ts: listHeaders).
+  for (const procedure of Object.values(router._def.procedures)) {
+    const meta = (procedure as { _def: { meta?: Meta } })._def.meta;
+    if (meta?.rest?.headers !== listHeaders || !meta.openapi) continue;
+    const list = responsesOf(doc, meta.openapi.path, 'get');
+    if (!list?.['200']) continue;
     list['200'].headers = {
       'X-Total-Count': {
-        description: 'Number of matching patients before slicing; sent when `_page`, `_limit` or `_end` is given',
+        description: 'Number of matches before slicing; sent when `_page`, `_limit` or `_end` is given',
         schema: { type: 'integer', minimum: 0 },
       },
       Link: {
