@@ -233,8 +233,10 @@ export type QueryQueue = ReturnType<typeof createQueryQueue>;
 /** Serves one connection end with pglite-socket's protocol handler (startup, SSL refusal, messages). */
 export function attachToPglite(queue: QueryQueue, end: LinkStream): void {
   // The handler's option is typed with its own (unexported) queue class; ours has the same methods.
-  const handler = new PGLiteSocketHandler({ queryQueue: queue as never, closeOnDetach: true });
-  void handler.attach(end as never).catch(() => end.destroy());
+  type HandlerOptions = ConstructorParameters<typeof PGLiteSocketHandler>[0];
+  const handler = new PGLiteSocketHandler({ queryQueue: queue as unknown as HandlerOptions['queryQueue'], closeOnDetach: true });
+  // A LinkStream is a Duplex with what the handler uses of a Socket (write, end, destroy, events).
+  void handler.attach(end as unknown as Parameters<PGLiteSocketHandler['attach']>[0]).catch(() => end.destroy());
 }
 
 /** A connection from a worker thread to the embedded database served by the main thread. */

@@ -54,7 +54,8 @@ export function createRestHandler({ router, createContext, logger, trustProxy }:
   return async (request: HttpRequest): Promise<HttpResponse> => {
     const req = toAdapterRequest(request);
     const { res, result } = createResponse();
-    await handle(req as never, res as never);
+    // Minimal stand-ins (toAdapterRequest, createResponse) with every member the handler uses.
+    await handle(req as unknown as Parameters<typeof handle>[0], res as unknown as Parameters<typeof handle>[1]);
     const response = await result;
     const outcome = req.outcome;
     if (!outcome || 'error' in outcome) {
