@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { type ApiToken, parseApiTokens } from './auth.ts';
 
 /**
  * Every setting the service reads from the environment, parsed once at start.
@@ -110,7 +111,12 @@ export const configSchema = z.object({
         .map((t) => t.trim())
         .filter((t) => t.length > 0),
     )
-    .pipe(z.array(z.string().min(16, 'each token must be at least 16 characters'))),
+    .transform(parseApiTokens)
+    .pipe(
+      z
+        .array(z.object({ name: z.string(), token: z.string().min(16, 'each token must be at least 16 characters') }))
+        .refine((tokens) => new Set(tokens.map((t) => t.name)).size === tokens.length, 'token names must be unique'),
+    ),
 });
 
 export type Config = Readonly<{
@@ -138,7 +144,8 @@ export type Config = Readonly<{
   /** HTTP worker threads sharing the port (default: the number of cores; 1 on the embedded database). */
   workers: number;
   /** Bearer tokens accepted on patient routes; empty: the API is open. */
-  apiTokens: readonly string[];
+  /** Named bearer tokens (`name:token`; a bare token is named `token-<n>`). */
+  apiTokens: readonly ApiToken[];
   /** Proxy hops whose X-Forwarded-* / Forwarded headers are believed (0: none, Infinity: all). */
   trustProxy: number;
 }>;

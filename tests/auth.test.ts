@@ -50,6 +50,8 @@ describe('with API_TOKENS set', () => {
       'patient.byId',
       'patient.create',
       'patient.delete',
+      'patient.history',
+      'patient.historyList',
       'patient.list',
       'patient.replace',
       'patient.search',

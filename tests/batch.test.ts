@@ -14,8 +14,16 @@ import { useOpenedTestDatabase } from './support/database.ts';
 const opened = useOpenedTestDatabase();
 
 const statements = recordSql<PatientDto, PatientInput>(patients);
-const createInsertBatcher = (sql: SqlClient) => createInsertGroups(sql, statements);
-const createUpdateBatcher = (sql: SqlClient) => createUpdateGroups(sql, statements, patients.uniqueNames);
+/** Every write here is recorded as made by this test (its events are checked in tests/history.test.ts). */
+const AUDIT = { actor: 'batch-test', requestId: null };
+const createInsertBatcher = (sql: SqlClient) => {
+  const groups = createInsertGroups(sql, statements);
+  return { insert: (input: PatientInput) => groups.insert(input, AUDIT) };
+};
+const createUpdateBatcher = (sql: SqlClient) => {
+  const groups = createUpdateGroups(sql, statements, patients.uniqueNames);
+  return { update: (id: number, fields: Partial<PatientInput>) => groups.update(id, { fields, op: 'update', audit: AUDIT }) };
+};
 const createReadBatcher = (sql: SqlClient) => createReadGroups<PatientDto>(sql, statements, patients.idName);
 /** A statement refused by PostgreSQL with this SQLSTATE. */
 const refusedWith = (sqlState: string) => expect.objectContaining({ name: 'DatabaseError', sqlState });

@@ -42,7 +42,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.stop());
 beforeEach(async () => {
-  await t.db.query('truncate patients restart identity');
+  await t.db.query('truncate patients, patient_events restart identity');
   await importPatients(t.app.db.orm.em.fork(), { patients: people });
 });
 

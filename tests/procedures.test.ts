@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { type Context, createContextFactory } from '../src/api/context.ts';
 import { appRouter } from '../src/api/router.ts';
 import { createCaller } from '../src/api/trpc.ts';
-import { createTokenCheck } from '../src/auth.ts';
+import { createTokenCheck, parseApiTokens } from '../src/auth.ts';
 import type { PatientInput } from '../src/client.ts';
 import { JsonText } from '../src/core/json-text.ts';
 import { patientOutput } from '../src/patients/patient.schemas.ts';
@@ -18,7 +18,7 @@ import { useOpenedTestDatabase } from './support/database.ts';
 const opened = useOpenedTestDatabase();
 
 const caller = (options: { results?: Context['results']; tokens?: string[]; authorization?: string } = {}) => {
-  const createContext = createContextFactory({ db: opened.db, tokens: createTokenCheck(options.tokens ?? []) });
+  const createContext = createContextFactory({ db: opened.db, tokens: createTokenCheck(parseApiTokens(options.tokens ?? [])) });
   return createCaller(appRouter)(
     createContext({ requestId: 'test', authorization: options.authorization, results: options.results ?? 'values' }),
   );

@@ -10,7 +10,7 @@ beforeAll(async () => {
   t = await startTestApp();
 });
 afterAll(() => t?.stop());
-beforeEach(() => t.db.query('truncate patients restart identity'));
+beforeEach(() => t.db.query('truncate patients, patient_events restart identity'));
 
 const count = async () => Number((await t.db.query<{ n: string }>('select count(*) as n from patients'))[0]?.n);
 const get = (path: string, init?: RequestInit) => fetch(`${t.baseUrl}${path}`, init);
@@ -217,7 +217,7 @@ describe('other routes', () => {
     expect(res.status).toBe(200);
     const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/health', '/patients', '/patients/{id}']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/health', '/patients', '/patients/{id}', '/patients/{id}/history']);
     expect(Object.keys(doc.paths['/patients/{id}']!).sort()).toEqual(['delete', 'get', 'patch', 'put']);
     const params = (doc.paths['/patients']!.get as unknown as { parameters: { name: string; in: string }[] }).parameters;
     const names = params.map((p) => p.name);

@@ -27,7 +27,7 @@ const notes = defineResource({
 const appRouter = router({ note: recordRouter(notes, { path: '/notes', noun: { one: 'note', many: 'notes' } }) });
 
 const opened = useOpenedTestDatabase();
-const api = () => createCaller(appRouter)({ db: opened.db, requestId: 't', authorized: true, results: 'values' });
+const api = () => createCaller(appRouter)({ db: opened.db, requestId: 't', authorized: true, actor: 'test', results: 'values' });
 
 describe('a second resource from its descriptor alone', () => {
   beforeAll(async () => {
@@ -71,7 +71,7 @@ describe('a second resource from its descriptor alone', () => {
 
   it('publishes its REST routes in the OpenAPI document', () => {
     const doc = generateOpenApiDocument(appRouter, { title: 't', version: '1', baseUrl: '/' });
-    expect(Object.keys(doc.paths ?? {}).sort()).toEqual(['/notes', '/notes/{id}']);
+    expect(Object.keys(doc.paths ?? {}).sort()).toEqual(['/notes', '/notes/{id}', '/notes/{id}/history']);
     expect(doc.components?.schemas?.Note).toMatchObject({ required: ['id', 'slug', 'priority', 'due'] });
   });
 });

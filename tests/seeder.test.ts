@@ -30,14 +30,17 @@ const file = (...patients: unknown[]) => ({ patients });
 const rows = () =>
   opened.tdb.query<{ id: number; patient_id: string; name: string }>('select id, patient_id, name from patients order by id');
 const createNewPatient = () =>
-  createRecordService(opened.db.sql, patients).create({
-    patientID: 'NEW',
-    name: 'New',
-    age: 1,
-    gender: 'Male',
-    medicalCondition: 'Flu',
-    lastVisit: '2024-06-01',
-  });
+  createRecordService(opened.db.sql, patients).create(
+    {
+      patientID: 'NEW',
+      name: 'New',
+      age: 1,
+      gender: 'Male',
+      medicalCondition: 'Flu',
+      lastVisit: '2024-06-01',
+    },
+    { actor: 'seeder-test', requestId: null },
+  );
 const run = (data: unknown, dryRun = false) => importPatients(opened.db.orm.em.fork(), data, { dryRun });
 
 describe('json-server import', () => {

@@ -124,6 +124,8 @@ describe('no lost writes', () => {
     const { id } = (await res.json()) as { id: number };
     await server.exited;
     expect(await db.query('select patient_id from patients where id = $1', [id])).toEqual([{ patient_id: 'K9A' }]);
+    // Its history event was written by the same statement: acknowledged means recorded.
+    expect(await db.query('select op from patient_events where patient_id = $1', [id])).toEqual([{ op: 'create' }]);
   });
 
   it('the same on the embedded database: after kill -9 and a restart the record is there', async () => {
@@ -144,6 +146,8 @@ describe('no lost writes', () => {
     const again = await fetch(`http://127.0.0.1:${port2}/patients/${id}`);
     expect(again.status).toBe(200);
     expect(((await again.json()) as { patientID: string }).patientID).toBe('K9B');
+    const history = (await (await fetch(`http://127.0.0.1:${port2}/patients/${id}/history`)).json()) as { op: string }[];
+    expect(history.map((e) => e.op)).toEqual(['create']);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   });

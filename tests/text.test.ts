@@ -16,7 +16,7 @@ beforeAll(async () => {
   api = createClient({ baseUrl: t.baseUrl });
 });
 afterAll(() => t?.stop());
-beforeEach(() => t.db.query('truncate patients restart identity'));
+beforeEach(() => t.db.query('truncate patients, patient_events restart identity'));
 
 /** A lone high surrogate, and a lone low surrogate followed by text. */
 const BROKEN = ['\ud800', '\udc00x'];

@@ -12,7 +12,7 @@ beforeAll(async () => {
   client = createClient({ baseUrl: t.baseUrl });
 });
 afterAll(() => t?.stop());
-beforeEach(() => t.db.query('truncate patients restart identity'));
+beforeEach(() => t.db.query('truncate patients, patient_events restart identity'));
 
 const errorOf = async (p: Promise<unknown>) => {
   try {

@@ -8,6 +8,8 @@ export interface Context {
   requestId: string;
   /** The request may use patient routes (auth off, or a valid bearer token). */
   authorized: boolean;
+  /** Who changes are recorded as: the token's name, or `anonymous` when auth is off. */
+  actor: string;
   /**
    * How the caller takes results that PostgreSQL can serialise itself (lists): `json-text` for
    * transports that write JSON, which then send a JsonText result as it is (core/json-text.ts);
@@ -27,9 +29,11 @@ export function createContextFactory({ db, tokens }: { db: Database; tokens: Tok
   return ({ requestId, authorization, results }: RequestInfo): Context => ({
     db,
     requestId,
-    authorized: tokens.allows(authorization),
+    ...actorFields(tokens.actorOf(authorization)),
     results,
   });
 }
+
+const actorFields = (actor: string | undefined) => ({ authorized: actor !== undefined, actor: actor ?? 'unauthorized' });
 
 export type CreateContext = ReturnType<typeof createContextFactory>;

@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import { historyEvent, historyListInput, historyOutput } from '../core/history-schemas.ts';
+import type { HistoryEvent } from '../core/history-sql.ts';
 import { idInput, idParam } from '../core/id-param.ts';
-import { jsonServerListInput, parseJsonServerQuery } from '../core/json-server-query.ts';
+import { jsonServerListInput, parseJsonServerQuery, parseSlice } from '../core/json-server-query.ts';
 import { JsonText, valuesOrJsonText } from '../core/json-text.ts';
 import { createRecordService, type RecordService } from '../core/record-service.ts';
-import type { Row } from '../core/record-sql.ts';
+import type { Audit, Row } from '../core/record-sql.ts';
 import type { DefinedResource, Fields } from '../core/resource.ts';
 import { type SearchValues, searchInput, searchOutput, searchToListQuery } from '../core/search-input.ts';
 import type { SqlClient } from '../db/sql-client.ts';
@@ -48,13 +50,53 @@ export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { pa
     const { id, ...fields } = input as { id: number | null } & Row;
     return [id, fields] as const;
   };
+  /** Who made a change (the token's name, never the token) and in which request. */
+  const audit = (ctx: Context): Audit => ({ actor: ctx.actor, requestId: ctx.requestId });
   const tags = [noun.many];
   const item = `${path}/{id}` as const;
   const openapi = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', at: `/${string}`, summary: string, description: string) => ({
     openapi: { method, path: at, tags, summary, description, protect: true },
   });
 
+  // Every resource has the two history procedures; without a history table they answer 404.
+  const history = {
+    /** The typed history: newest first, `cursor` is the last event id of the previous page. */
+    history: procedure
+      .input(z.object({ id: idParam, cursor: z.number().int().positive().optional(), limit: z.number().int().min(1).max(100).default(20) }))
+      .output(historyOutput)
+      .query(async ({ ctx, input }) => {
+        const page = { offset: 0, limit: input.limit + 1, ...(input.cursor !== undefined ? { before: input.cursor } : {}) };
+        const { items } = await service(ctx).history(input.id, page);
+        const more = items.length > input.limit;
+        const shown = more ? items.slice(0, input.limit) : items;
+        return { items: shown, nextCursor: more ? (shown.at(-1)?.id ?? null) : null };
+      }),
+
+    /** The REST history (an addition to json-server's routes): json-server paging, newest first. */
+    historyList: procedure
+      .meta({
+        ...openapi(
+          'GET',
+          `${item}/history` as `/${string}`,
+          `The change history of a ${noun.one}`,
+          `Newest first: each change with its operation, time, actor (the API token's name, or anonymous), request id and \`{ field: { from, to } }\`. ` +
+            `_page/_limit/_start/_end page it as json-server does (X-Total-Count, Link). Works for a deleted ${noun.one}; 404 \`{}\` for an id that never existed.`,
+        ),
+        rest: { headers: listHeaders },
+      })
+      .input(historyListInput)
+      .output(valuesOrJsonText(z.array(historyEvent)))
+      .query(async ({ ctx, input }) => {
+        const { id, ...raw } = input;
+        const { offset, limit, paging } = parseSlice(raw);
+        if (ctx.results === 'values') return (await service(ctx).history(id, { offset, limit })).items;
+        const { json, returned, total } = await service(ctx).historyJson(id, { offset, limit });
+        return new JsonText<ListMeta>(json, { paging, total, returned }) as unknown as HistoryEvent[];
+      }),
+  };
+
   return router({
+    ...history,
     list: procedure
       .meta({
         ...openapi(
@@ -97,26 +139,26 @@ export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { pa
       })
       .input(r.input)
       .output(output)
-      .mutation(({ ctx, input }) => one(service(ctx).create(input as Row))),
+      .mutation(({ ctx, input }) => one(service(ctx).create(input as Row, audit(ctx)))),
 
     replace: procedure
       .meta(openapi('PUT', item, `Replace a ${noun.one}`, 'Every field is required; the id cannot change.'))
       .input(r.input.extend({ id: idParam }))
       .output(output)
-      .mutation(({ ctx, input }) => one(service(ctx).replace(...split(input)))),
+      .mutation(({ ctx, input }) => one(service(ctx).replace(...split(input), audit(ctx)))),
 
     update: procedure
       .meta(openapi('PATCH', item, `Change some fields of a ${noun.one}`, 'The id cannot change.'))
       .input(r.patch.extend({ id: idParam }))
       .output(output)
-      .mutation(({ ctx, input }) => one(service(ctx).update(...split(input)))),
+      .mutation(({ ctx, input }) => one(service(ctx).update(...split(input), audit(ctx)))),
 
     delete: procedure
       .meta(openapi('DELETE', item, `Delete a ${noun.one}`, 'Responds 200 `{}` like json-server.'))
       .input(idInput)
       .output(z.object({}))
       .mutation(async ({ ctx, input }) => {
-        await service(ctx).remove(input.id);
+        await service(ctx).remove(input.id, audit(ctx));
         return {};
       }),
   });

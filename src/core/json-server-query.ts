@@ -142,7 +142,7 @@ function count(name: string, v: string): number {
 }
 
 /** Precedence `_page` > `_end` > `_limit`, as in json-server. */
-function parseSlice(raw: RawQuery): { offset: number; limit: number | null; paging: Paging } {
+export function parseSlice(raw: RawQuery): { offset: number; limit: number | null; paging: Paging } {
   const page = first(raw._page);
   const end = first(raw._end);
   const limitRaw = first(raw._limit);

@@ -1,7 +1,7 @@
 import { isConstraintViolation } from '../db/errors.ts';
 import { createGroupQueue, type Waiting } from '../db/group-queue.ts';
 import type { SqlClient } from '../db/sql-client.ts';
-import type { RecordSql, Row } from './record-sql.ts';
+import { type Audit, type Change, definedOnly, type RecordSql, type Row } from './record-sql.ts';
 
 /**
  * Statement grouping: writes and reads by id that arrive together share one statement (one round
@@ -33,15 +33,16 @@ const upToMaxGroup = (waiting: readonly unknown[]) => Math.min(MAX_GROUP, waitin
  */
 export interface InsertGroups<T, I> {
   /** Stores one record and resolves with the row as stored. */
-  insert(input: I): Promise<T>;
+  insert(input: I, audit: Audit): Promise<T>;
 }
 
 interface WaitingCreate<T, I> extends Waiting<T> {
   input: I;
+  audit: Audit;
 }
 
 export function createInsertGroups<T extends Row, I extends Row>(sql: SqlClient, statements: RecordSql<T, I>): InsertGroups<T, I> {
-  const writeAlone = (w: WaitingCreate<T, I>) => statements.insert(sql, w.input).then(w.resolve, w.reject);
+  const writeAlone = (w: WaitingCreate<T, I>) => statements.insert(sql, w.input, w.audit).then(w.resolve, w.reject);
 
   const writeTogether = async (group: WaitingCreate<T, I>[]) => {
     let rows: (T | undefined)[];
@@ -49,6 +50,7 @@ export function createInsertGroups<T extends Row, I extends Row>(sql: SqlClient,
       rows = await statements.insertMany(
         sql,
         group.map((w) => w.input),
+        group.map((w) => w.audit),
       );
     } catch (error) {
       // A row broke a constraint, so nothing was stored: give every create its own answer. Any
@@ -71,7 +73,7 @@ export function createInsertGroups<T extends Row, I extends Row>(sql: SqlClient,
   });
 
   return {
-    insert: (input) => new Promise<T>((resolve, reject) => push({ input, resolve, reject })),
+    insert: (input, audit) => new Promise<T>((resolve, reject) => push({ input, audit, resolve, reject })),
   };
 }
 
@@ -91,12 +93,10 @@ export function createInsertGroups<T extends Row, I extends Row>(sql: SqlClient,
  */
 export interface UpdateGroups<T, I> {
   /** Sets the given fields; resolves with the row after this change, undefined when no such id. */
-  update(id: number, fields: Partial<I>): Promise<T | undefined>;
+  update(id: number, change: Change<I>): Promise<T | undefined>;
 }
 
-interface QueuedChange<T, I> extends Waiting<T | undefined> {
-  fields: Partial<I>;
-}
+interface QueuedChange<T, I> extends Waiting<T | undefined>, Change<I> {}
 
 /** `uniqueFields`: fields whose change may clash with another record (never merged, see nextGroupSize). */
 export function createUpdateGroups<T extends Row, I extends Row>(
@@ -108,14 +108,13 @@ export function createUpdateGroups<T extends Row, I extends Row>(
   const queues = new Map<number, (change: QueuedChange<T, I>) => void>();
   const groupSize = nextGroupSize(uniqueFields);
 
-  const runAlone = (id: number, c: QueuedChange<T, I>) => statements.update(sql, id, c.fields).then(c.resolve, c.reject);
+  const runAlone = (id: number, c: QueuedChange<T, I>) => statements.update(sql, id, c).then(c.resolve, c.reject);
 
   const runTogether = async (id: number, changes: QueuedChange<T, I>[]) => {
     const sets = changes.map((c) => definedOnly(c.fields));
-    const merged: Partial<I> = Object.assign({}, ...sets);
     let old: T | undefined;
     try {
-      old = await statements.updateReturningOld(sql, id, merged);
+      old = await statements.updateAll(sql, id, changes);
     } catch (error) {
       // A constraint was broken, so nothing was written: replay the changes one by one, in order.
       // Any other failure is every change's answer (see the insert groups).
@@ -150,7 +149,7 @@ export function createUpdateGroups<T extends Row, I extends Row>(
   };
 
   return {
-    update: (id, fields) => new Promise((resolve, reject) => queueFor(id)({ fields, resolve, reject })),
+    update: (id, change) => new Promise((resolve, reject) => queueFor(id)({ ...change, resolve, reject })),
   };
 }
 
@@ -207,11 +206,4 @@ function nextGroupSize(uniqueFields: readonly string[]) {
     const clash = queue.findIndex(changesUnique);
     return Math.min(MAX_GROUP, clash === -1 ? queue.length : clash);
   };
-}
-
-/** The fields a change sets (an undefined key leaves the field as it is). */
-function definedOnly<I extends Row>(fields: Partial<I>): Partial<I> {
-  const out: Partial<I> = {};
-  for (const [key, value] of Object.entries(fields)) if (value !== undefined) (out as Record<string, unknown>)[key] = value;
-  return out;
 }

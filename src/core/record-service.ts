@@ -1,10 +1,11 @@
 import { DatabaseError } from '../db/errors.ts';
 import type { SqlClient } from '../db/sql-client.ts';
 import { ConflictError, NotFoundError } from './errors.ts';
+import { type HistoryEvent, type HistoryPage, historyJson, historyOf } from './history-sql.ts';
 import type { ListQuery } from './list-query.ts';
 import { type JsonListResult, type ListResult, listJson, listRows } from './list-sql.ts';
 import { createInsertGroups, createReadGroups, createUpdateGroups } from './record-groups.ts';
-import { type Row, recordSql } from './record-sql.ts';
+import { type Audit, type Change, type Row, recordSql } from './record-sql.ts';
 import type { Resource } from './resource.ts';
 
 /** SQLSTATE unique_violation. */
@@ -33,9 +34,9 @@ export function createRecordService<T extends Row, I extends Row>(db: SqlClient,
       throw error;
     }
   };
-  const updateOne = async (id: number | null, fields: Partial<I>): Promise<T> => {
+  const updateOne = async (id: number | null, change: Change<I>): Promise<T> => {
     if (id === null) throw notFound();
-    const row = await orConflict(updates.update(id, fields));
+    const row = await orConflict(updates.update(id, change));
     if (!row) throw notFound();
     return row;
   };
@@ -63,23 +64,42 @@ export function createRecordService<T extends Row, I extends Row>(db: SqlClient,
      * One insert, alone or grouped with the creates arriving at the same time. Answers the row as
      * stored, like replace and update, never the input echoed.
      */
-    create(input: I): Promise<T> {
-      return orConflict(inserts.insert(input));
+    create(input: I, audit: Audit): Promise<T> {
+      return orConflict(inserts.insert(input, audit));
     },
 
     /** PUT: every field replaced in one `update ... returning`; the id and creation time stay. */
-    replace(id: number | null, input: I): Promise<T> {
-      return updateOne(id, input);
+    replace(id: number | null, input: I, audit: Audit): Promise<T> {
+      return updateOne(id, { fields: input, op: 'replace', audit });
     },
 
     /** PATCH: only the given fields change, in the same single statement. */
-    update(id: number | null, patch: Partial<I>): Promise<T> {
-      return updateOne(id, patch);
+    update(id: number | null, patch: Partial<I>, audit: Audit): Promise<T> {
+      return updateOne(id, { fields: patch, op: 'update', audit });
     },
 
-    async remove(id: number | null): Promise<void> {
+    async remove(id: number | null, audit: Audit): Promise<void> {
       if (id === null) throw notFound();
-      if (!(await statements.delete(db, id))) throw notFound();
+      if (!(await statements.delete(db, id, audit))) throw notFound();
+    },
+
+    /**
+     * The record's changes, newest first, and how many there are; NotFoundError when no record
+     * with this id exists or ever existed (a deleted record keeps its history).
+     */
+    async history(id: number | null, page: HistoryPage): Promise<{ items: HistoryEvent[]; total: number }> {
+      if (id === null || !r.history) throw notFound();
+      const { items, total } = await historyOf(db, r, id, page);
+      if (total === 0 && (await statements.byIds(db, [id])).length === 0) throw notFound();
+      return { items, total };
+    },
+
+    /** The same page as JSON text made by PostgreSQL, with the counts. */
+    async historyJson(id: number | null, page: HistoryPage): Promise<JsonListResult & { total: number }> {
+      if (id === null || !r.history) throw notFound();
+      const result = await historyJson(db, r, id, page);
+      if (result.total === 0 && (await statements.byIds(db, [id])).length === 0) throw notFound();
+      return result;
     },
   };
 }

@@ -5,8 +5,27 @@ import type { Resource } from './resource.ts';
  * The single-record statements of a resource (by id, insert, update, delete), built from its
  * field descriptor. Every value is a bound parameter; every statement answers the row as stored,
  * in the API shape, never the input echoed.
+ *
+ * When the resource keeps a history (`history` in its descriptor), every write statement also
+ * appends one event per change to the history table, in the same statement: a write that fails
+ * writes no event, and an acknowledged write always has its event.
  */
 export type Row = Record<string, unknown>;
+
+/** Who made a change, and in which request (never the token itself). */
+export interface Audit {
+  actor: string;
+  requestId: string | null;
+}
+
+/** An update's kind, as its event records it. */
+export type ChangeOp = 'replace' | 'update';
+
+export interface Change<I> {
+  fields: Partial<I>;
+  op: ChangeOp;
+  audit: Audit;
+}
 
 export function recordSql<T extends Row, I extends Row>(r: Resource) {
   const table = r.table;
@@ -17,6 +36,21 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
   /** The id column's sequence, as PostgreSQL names a serial column's (the migration made it). */
   const sequence = `${table}_${id}_seq`;
   const arrays = r.arrayTypes.map((type) => `?::${type}`).join(', ');
+  const history = r.history;
+
+  /**
+   * A CTE appending events for the rows of `source` (a CTE or table alias in the statement), or
+   * nothing when the resource keeps no history. `changes` is the SQL of each event's changes.
+   */
+  const eventCte = (select: string) =>
+    history ? `, event as (insert into ${history.table} (${history.column}, op, changes, actor, request_id) ${select})` : '';
+  /** `{ field: { from, to } }` of the fields whose value differs between two row aliases (API shape). */
+  const diff = (before: string, after: string) =>
+    `(select coalesce(jsonb_object_agg(a.key, jsonb_build_object('from', b.value, 'to', a.value)), '{}') from jsonb_each(to_jsonb(${after}) - '${r.idName}') a join jsonb_each(to_jsonb(${before}) - '${r.idName}') b using (key) where a.value is distinct from b.value)`;
+  /** Every field of a row alias, from null (create) or to null (delete). */
+  const whole = (row: string, direction: 'from' | 'to') =>
+    `(select coalesce(jsonb_object_agg(e.key, jsonb_build_object('from', ${direction === 'from' ? 'e.value' : 'null'}, 'to', ${direction === 'from' ? 'null' : 'e.value'})), '{}') from jsonb_each(to_jsonb(${row}) - '${r.idName}') e)`;
+  const auditValues = (audit: Audit) => (history ? [audit.actor, audit.requestId] : []);
 
   const setClause = (fields: Partial<I>) => {
     const sets: string[] = [];
@@ -38,16 +72,23 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
     },
 
     /** Deletes one record; false when there was no such id. */
-    async delete(db: SqlClient, key: number): Promise<boolean> {
-      const deleted = await db.query(`delete from ${table} where ${id} = ? returning ${id}`, [key]);
+    async delete(db: SqlClient, key: number, audit: Audit): Promise<boolean> {
+      const deleted = await db.query(
+        `with gone as (delete from ${table} where ${id} = ? returning ${r.select})${eventCte(
+          `select g.${r.idName}, 'delete', ${whole('g', 'from')}, ?, ? from gone g`,
+        )} select ${r.idName} from gone`,
+        [key, ...auditValues(audit)],
+      );
       return deleted.length > 0;
     },
 
     /** Stores one record (other columns take their defaults); resolves with the row as stored. */
-    async insert(db: SqlClient, input: I): Promise<T> {
+    async insert(db: SqlClient, input: I, audit: Audit): Promise<T> {
       const [row] = await db.query<T>(
-        `insert into ${table} (${r.insertColumns}) values (${placeholders}) returning ${r.select}`,
-        valuesOf(input),
+        `with stored as (insert into ${table} (${r.insertColumns}) values (${placeholders}) returning ${r.select})${eventCte(
+          `select s.${r.idName}, 'create', ${whole('s', 'to')}, ?, ? from stored s`,
+        )} select * from stored`,
+        [...valuesOf(input), ...auditValues(audit)],
       );
       return row!;
     },
@@ -62,27 +103,31 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
      * row's id from the table's sequence itself (`nextval` is exactly the column's default), next
      * to the row's position (`with ordinality`), inserts the rows with those ids and joins the
      * stored rows back to their positions on the id it chose. That holds by construction, whatever
-     * order PostgreSQL calls defaults or returns rows in.
+     * order PostgreSQL calls defaults or returns rows in. Each row's event carries its own actor
+     * and request id.
      *
      * Resolves with the stored row of each input, in input order; undefined for an input whose row
      * was not stored although the statement succeeded (only a trigger could do that).
      */
-    async insertMany(db: SqlClient, inputs: I[]): Promise<(T | undefined)[]> {
+    async insertMany(db: SqlClient, inputs: I[], audits: Audit[]): Promise<(T | undefined)[]> {
       const columns: unknown[][] = writable.map(() => []);
       for (const input of inputs) {
         valuesOf(input).forEach((v, i) => {
           columns[i]!.push(v);
         });
       }
+      const auditColumns = history ? [audits.map((a) => a.actor), audits.map((a) => a.requestId)] : [];
       const rows = await db.query<T & { ord: number }>(
         `with requested as (
            select nextval('${sequence}') as ${id}, r.*
-           from unnest(${arrays}) with ordinality as r(${r.insertColumns}, ord)
+           from unnest(${arrays}${history ? ', ?::text[], ?::text[]' : ''}) with ordinality as r(${r.insertColumns}${history ? ', actor, request_id' : ''}, ord)
          ), stored as (
            insert into ${table} (${id}, ${r.insertColumns}) select ${id}, ${r.insertColumns} from requested returning ${r.select}
-         )
-         select stored.*, requested.ord::int as ord from stored join requested on requested.${id} = stored.${id}`,
-        columns,
+         )${eventCte(
+           `select s.${r.idName}, 'create', ${whole('s', 'to')}, q.actor, q.request_id from stored s join requested q on q.${id} = s.${r.idName} order by q.ord`,
+         )}
+         select stored.*, requested.ord::int as ord from stored join requested on requested.${id} = stored.${r.idName}`,
+        [...columns, ...auditColumns],
       );
       const byPosition: (T | undefined)[] = inputs.map(() => undefined);
       for (const { ord, ...row } of rows) byPosition[ord - 1] = row as unknown as T;
@@ -93,26 +138,72 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
      * Sets the given fields of one record and returns the stored row, in one statement (no read
      * before the write, no transaction around a single statement). Undefined when no such id.
      */
-    async update(db: SqlClient, key: number, fields: Partial<I>): Promise<T | undefined> {
-      const { sets, bindings } = setClause(fields);
-      const [row] = await db.query<T>(`update ${table} set ${sets} where ${id} = ? returning ${r.select}`, [...bindings, key]);
+    async update(db: SqlClient, key: number, change: Change<I>): Promise<T | undefined> {
+      const { sets, bindings } = setClause(change.fields);
+      if (!history) {
+        const [row] = await db.query<T>(`update ${table} set ${sets} where ${id} = ? returning ${r.select}`, [...bindings, key]);
+        return row;
+      }
+      const [row] = await db.query<T>(
+        `with old as (select ${r.selectOf('p')} from ${table} p where p.${id} = ? for update),
+         new as (update ${table} t set ${sets} from old where t.${id} = old.${r.idName} returning ${r.selectOf('t')})${eventCte(
+           `select n.${r.idName}, ?, ${diff('o', 'n')}, ?, ? from new n join old o using (${r.idName})`,
+         )}
+         select * from new`,
+        [key, ...bindings, change.op, ...auditValues(change.audit)],
+      );
       return row;
     },
 
     /**
-     * Sets `fields` like `update`, and returns the row as it was *before* (locked first, so it is
-     * the latest committed version). Used to apply several queued changes of one record in one
-     * statement while still knowing each change's own result.
+     * Applies several changes of one record, in order, in one statement, and returns the row as it
+     * was *before* (locked first, so it is the latest committed version): each change's own result
+     * is that row with the changes up to it applied. Each change gets its own event, in order, its
+     * `from` values being what the record held just before that change.
      */
-    async updateReturningOld(db: SqlClient, key: number, fields: Partial<I>): Promise<T | undefined> {
-      const { sets, bindings } = setClause(fields);
+    async updateAll(db: SqlClient, key: number, changes: Change<I>[]): Promise<T | undefined> {
+      const { sets, bindings } = setClause(Object.assign({}, ...changes.map((c) => c.fields)) as Partial<I>);
+      const events = history
+        ? `, changes as (
+             select c.ord, c.patch, c.op, c.actor, c.request_id
+             from unnest(?::jsonb[], ?::text[], ?::text[], ?::text[]) with ordinality as c(patch, op, actor, request_id, ord)
+           )${eventCte(
+             `select o.${r.idName}, c.op, (
+                select coalesce(jsonb_object_agg(k.key, jsonb_build_object('from', k.before, 'to', k.value)), '{}')
+                from (
+                  select f.key, f.value, coalesce(
+                    (select e.patch -> f.key from changes e where e.ord < c.ord and jsonb_exists(e.patch, f.key) order by e.ord desc limit 1),
+                    to_jsonb(o) -> f.key) as before
+                  from jsonb_each(c.patch) f
+                ) k where k.value is distinct from k.before
+              ), c.actor, c.request_id
+              from old o, changes c, new n order by c.ord`,
+           )}`
+        : '';
+      const eventBindings = history
+        ? [
+            changes.map((c) => JSON.stringify(definedOnly(c.fields))),
+            changes.map((c) => c.op),
+            changes.map((c) => c.audit.actor),
+            changes.map((c) => c.audit.requestId),
+          ]
+        : [];
       const [row] = await db.query<T>(
-        `update ${table} as t set ${sets} from (select ${r.select} from ${table} where ${id} = ? for update) as old where t.${id} = old.${id} returning old.*`,
-        [...bindings, key],
+        `with old as (select ${r.selectOf('p')} from ${table} p where p.${id} = ? for update),
+         new as (update ${table} t set ${sets} from old where t.${id} = old.${r.idName} returning t.${id})${events}
+         select * from old where exists (select 1 from new)`,
+        [key, ...bindings, ...eventBindings],
       );
       return row;
     },
   };
+}
+
+/** The fields a change sets (an undefined key leaves the field as it is). */
+export function definedOnly<I extends Row>(fields: Partial<I>): Partial<I> {
+  const out: Partial<I> = {};
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined) (out as Record<string, unknown>)[key] = value;
+  return out;
 }
 
 export type RecordSql<T extends Row, I extends Row> = ReturnType<typeof recordSql<T, I>>;

@@ -156,6 +156,11 @@ export interface ResourceSpec<F extends Fields> {
   fields: F;
   /** The column set to now() on every update (besides the fields). */
   updatedAtColumn?: string;
+  /**
+   * The append-only table of changes, written by the statement of every write (record-sql.ts):
+   * `{ table, column }`, `column` holding the record's id.
+   */
+  history?: { table: string; column: string };
 }
 
 /**
@@ -186,6 +191,17 @@ export function defineResource<const F extends Fields>(spec: ResourceSpec<F>) {
     return kind === 'text' ? `${column} collate "C"` : column;
   };
   const alias = (n: string) => (fields[n]!.column === n ? n : `${fields[n]!.column} as "${n}"`);
+  /** The row in the API's shape and key order; dates as `YYYY-MM-DD` text whatever the DateStyle. */
+  function selectOf(table: string): string {
+    const q = table ? `${table}.` : '';
+    return names
+      .map((n) => {
+        const { kind, column } = fields[n]!;
+        if (kind === 'date') return `to_char(${q}${column}, 'YYYY-MM-DD') as "${n}"`;
+        return column === n && !q ? n : `${q}${column} as "${n}"`;
+      })
+      .join(', ');
+  }
 
   return {
     name: spec.name,
@@ -197,6 +213,7 @@ export function defineResource<const F extends Fields>(spec: ResourceSpec<F>) {
     /** Writable fields whose values must be unique (a clash is a 409). */
     uniqueNames,
     updatedAtColumn: spec.updatedAtColumn,
+    history: spec.history,
     isField(name: string): name is Name {
       return Object.hasOwn(fields, name);
     },
@@ -222,8 +239,10 @@ export function defineResource<const F extends Fields>(spec: ResourceSpec<F>) {
     /** One valid input (OpenAPI examples, tests). */
     inputExample,
 
-    /** The row in the API's shape and key order; dates as `YYYY-MM-DD` text whatever the DateStyle. */
-    select: names.map((n) => (fields[n]!.kind === 'date' ? `${textForm(n)} as "${n}"` : alias(n))).join(', '),
+    /** The row in the API shape (see selectOf). */
+    select: selectOf(''),
+    /** The same, each column qualified by a table alias (`t.patient_id as "patientID"`...). */
+    selectOf,
     /** The same for `json_agg`: PostgreSQL writes a `date` into JSON as `YYYY-MM-DD` already. */
     selectForJson: names.map(alias).join(', '),
     /**
@@ -260,6 +279,8 @@ export interface Resource {
   readonly idName: string;
   readonly uniqueNames: readonly string[];
   readonly updatedAtColumn: string | undefined;
+  readonly history: { table: string; column: string } | undefined;
+  selectOf(table: string): string;
   isField(name: string): boolean;
   column(name: string): string;
   kind(name: string): FieldKind;

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import { Patient } from '../patients/patient.entity.ts';
+import { PatientEvent } from '../patients/patient-event.entity.ts';
 import { connectionStringWithoutQuery, type PgSsl } from './tls.ts';
 
 const root = (dir: string) => fileURLToPath(new URL(`../../${dir}`, import.meta.url));
@@ -93,7 +94,7 @@ export function createRequestPool({ clientUrl, poolMax, timeouts, stream, ssl }:
 export function createOrmOptions({ clientUrl, poolMax, log, timeouts, stream, ssl, extensions = [] }: OrmOptionsInput): Options {
   return defineConfig({
     clientUrl,
-    entities: [Patient],
+    entities: [Patient, PatientEvent],
     debug: false,
     colors: !log,
     ...(log ? { logger: log } : {}),

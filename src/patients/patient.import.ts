@@ -149,6 +149,8 @@ async function importChunk(tx: EntityManager, chunk: ValidRecord[], report: Impo
     { fields: ['id', UNIQUE_PROPERTY as 'id'] },
   );
   const holderOf = new Map(holders.map((p) => [(p as unknown as Record<string, unknown>)[UNIQUE_PROPERTY], p.id] as const));
+  /** One `import` event per inserted or changed record, written in the same transaction. */
+  const events: { patientId: number; changes: Record<string, { from: unknown; to: unknown }> }[] = [];
 
   for (const record of chunk) {
     const holder = holderOf.get(record.input[UNIQUE]);
@@ -164,14 +166,38 @@ async function importChunk(tx: EntityManager, chunk: ValidRecord[], report: Impo
     if (!existing) {
       report.inserted++;
       if (!dryRun) tx.create(Patient, { id: record.id, ...columns } as PatientEntity);
+      events.push({ patientId: record.id, changes: changesOf(undefined, record.input) });
     } else if (sameColumns(existing, columns)) {
       report.unchanged++;
     } else {
       report.updated++;
+      events.push({ patientId: record.id, changes: changesOf(existing, record.input) });
       if (!dryRun) tx.assign(existing, columns);
     }
   }
-  if (!dryRun) await tx.flush();
+  if (dryRun) return;
+  await tx.flush();
+  if (events.length > 0) {
+    await tx.execute(
+      `insert into patient_events (patient_id, op, changes, actor)
+       select (e->>'patientId')::int, 'import', e->'changes', '${IMPORT_ACTOR}' from jsonb_array_elements(?::jsonb) e`,
+      [JSON.stringify(events)],
+    );
+  }
+}
+
+/** The actor of the events the importer writes. */
+export const IMPORT_ACTOR = 'import';
+
+/** `{ field: { from, to } }` for the fields an import sets (all of them for a new record). */
+function changesOf(existing: PatientEntity | undefined, input: PatientInput): Record<string, { from: unknown; to: unknown }> {
+  const changes: Record<string, { from: unknown; to: unknown }> = {};
+  for (const name of patients.writable) {
+    const from = existing ? (existing as unknown as Record<string, unknown>)[patients.fields[name].property] : null;
+    const to = input[name];
+    if (from !== to) changes[name] = { from, to };
+  }
+  return changes;
 }
 
 function sameColumns(existing: PatientEntity, columns: Partial<PatientEntity>): boolean {

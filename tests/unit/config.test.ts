@@ -119,8 +119,27 @@ describe('parseConfig: valid values', () => {
 
     // API_TOKENS: comma-separated, trimmed, empty entries dropped.
     ['API_TOKENS=""', { API_TOKENS: '' }, { apiTokens: [] }],
-    ['one token of 16 characters', { API_TOKENS: 'x'.repeat(16) }, { apiTokens: ['x'.repeat(16)] }],
-    ['two tokens with blanks', { API_TOKENS: ` ${TOKEN_A} , ,${TOKEN_B},` }, { apiTokens: [TOKEN_A, TOKEN_B] }],
+    ['one token of 16 characters', { API_TOKENS: 'x'.repeat(16) }, { apiTokens: [{ name: 'token-1', token: 'x'.repeat(16) }] }],
+    [
+      'two tokens with blanks',
+      { API_TOKENS: ` ${TOKEN_A} , ,${TOKEN_B},` },
+      {
+        apiTokens: [
+          { name: 'token-1', token: TOKEN_A },
+          { name: 'token-2', token: TOKEN_B },
+        ],
+      },
+    ],
+    [
+      'named tokens (name:token), mixed with a bare one',
+      { API_TOKENS: `front-desk:${TOKEN_A},${TOKEN_B}` },
+      {
+        apiTokens: [
+          { name: 'front-desk', token: TOKEN_A },
+          { name: 'token-2', token: TOKEN_B },
+        ],
+      },
+    ],
     ['only separators', { API_TOKENS: ' , ' }, { apiTokens: [] }],
 
     // WORKERS: explicit, or one per core on a PostgreSQL server and one on the embedded database.
@@ -205,6 +224,8 @@ describe('parseConfig: invalid values', () => {
     ['TRUST_PROXY', '1.5'],
     ['API_TOKENS', 'SECRET-VAL-1234'],
     ['API_TOKENS', `${TOKEN_A},SECRET-VAL-1234`],
+    ['API_TOKENS', 'front-desk:SECRET-123'],
+    ['API_TOKENS', `same:${TOKEN_A},same:${TOKEN_B}`],
   ])('%s=%s is named, not echoed', (variable, value) => {
     const { message } = failure({ [variable]: value });
     expect(message).toMatch(new RegExp(`^Invalid configuration:\\n  ${variable}: \\S`));
