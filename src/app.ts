@@ -5,6 +5,7 @@ import { appRouter } from './api/router.ts';
 import { createTokenCheck } from './auth.ts';
 import { type Config, dbTimeouts } from './config.ts';
 import { type Database, openDatabase } from './db/database.ts';
+import { createReadAudit, type ReadAudit } from './db/read-audit.ts';
 import { apiError } from './errors.ts';
 import { createCoalescingHandler } from './http/coalesce.ts';
 import { createCors } from './http/cors.ts';
@@ -23,6 +24,8 @@ export interface App {
   /** The port the server listens on. */
   port: number;
   db: Database;
+  /** The access audit (AUDIT_READS), when on. */
+  readAudit: ReadAudit | undefined;
   /**
    * Graceful stop: stop accepting, let in-flight requests finish (within the grace period),
    * close the database. Resolves true when everything finished in time.
@@ -64,11 +67,13 @@ export async function startApp({ config, logger, openDb, serveThrough }: StartOp
   });
   // Standalone, the port is taken before anything else: a second start on it fails at once.
   let port = serveThrough ? 0 : await server.listen(config.host, config.port);
+  let readAudit: ReadAudit | undefined;
   let db: Database | undefined;
   try {
     db = await (openDb ?? (() => openConfiguredDatabase(config, logger)))();
     const tokens = createTokenCheck(config.apiTokens);
-    const createContext = createContextFactory({ db, tokens });
+    readAudit = config.auditReads ? createReadAudit(db.sql, logger) : undefined;
+    const createContext = createContextFactory({ db, tokens, ...(readAudit ? { readAudit } : {}) });
     const docs = createDocsHandler((serverUrl) => createOpenApiDocument(appRouter, VERSION, serverUrl), config.trustProxy);
     const routes = createRequestHandler({
       trpc: createTrpcHandler({ router: appRouter, createContext, logger, maxBatchSize: MAX_BATCH_SIZE }),
@@ -91,10 +96,12 @@ export async function startApp({ config, logger, openDb, serveThrough }: StartOp
   }
 
   const opened = db;
+  const audit = readAudit;
   let stopping: Promise<boolean> | undefined;
   return {
     port,
     db: opened,
+    readAudit: audit,
     async kill() {
       await server.close(0);
       await opened.close().catch(() => undefined);
@@ -102,6 +109,8 @@ export async function startApp({ config, logger, openDb, serveThrough }: StartOp
     stop() {
       stopping ??= (async () => {
         const drained = await server.close(config.shutdownGraceMs);
+        // The access audit buffered so far is written before the database closes.
+        await audit?.flush();
         await opened.close();
         return drained;
       })();

@@ -89,6 +89,7 @@ export const configSchema = z.object({
       .default(10_000),
   ),
   COALESCE_READS: flag(true),
+  AUDIT_READS: flag(false),
   REQUEST_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(10 * 60_000).default(10_000)),
   WORKERS: z.preprocess(unsetIfEmpty, positiveInt(64).optional()),
   /**
@@ -141,6 +142,8 @@ export type Config = Readonly<{
   requestTimeoutMs: number;
   /** Identical concurrent GETs share one execution (see src/http/coalesce.ts). */
   coalesceReads: boolean;
+  /** Record who was answered which patients (ids and counts, never data) in patient_reads. */
+  auditReads: boolean;
   /** HTTP worker threads sharing the port (default: the number of cores; 1 on the embedded database). */
   workers: number;
   /** Bearer tokens accepted on patient routes; empty: the API is open. */
@@ -192,6 +195,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     startupDbWaitMs: e.STARTUP_DB_WAIT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     coalesceReads: e.COALESCE_READS,
+    auditReads: e.AUDIT_READS,
     // The embedded PGlite runs every query on one thread: extra HTTP workers only add start-up
     // time and memory there, so it defaults to one.
     workers: e.WORKERS ?? (e.DATABASE_URL ? availableParallelism() : 1),

@@ -1,5 +1,5 @@
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
-import { BadRequestError, ConflictError, NotFoundError } from './core/errors.ts';
+import { BadRequestError, ConflictError, NotFoundError, PreconditionFailedError } from './core/errors.ts';
 import { DatabaseBusyError, DatabaseError, DatabaseUnavailableError } from './db/errors.ts';
 
 /**
@@ -91,6 +91,7 @@ export function toApiError(error: unknown): ApiError {
     return trpc?.code === 'BAD_REQUEST' ? apiError('BAD_REQUEST', 'Input validation failed', { issues: cause.issues }) : INTERNAL;
   if (cause instanceof NotFoundError) return apiError('NOT_FOUND', cause.message, { restBody: '{}' });
   if (cause instanceof ConflictError) return apiError('CONFLICT', cause.message);
+  if (cause instanceof PreconditionFailedError) return apiError('PRECONDITION_FAILED', cause.message);
   if (cause instanceof BadRequestError) return apiError('BAD_REQUEST', cause.message);
   if (cause instanceof DatabaseError) {
     const known = BY_SQLSTATE[cause.sqlState];

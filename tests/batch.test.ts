@@ -93,7 +93,7 @@ describe('insert batcher', () => {
       expect(row.patient_id).toBe(input.patientID);
       expect(row.name).toBe(input.name);
       expect(row.last_visit).toBe(input.lastVisit);
-      expect(created[i]).toEqual({ ...input, id: ids[i] });
+      expect(created[i]).toEqual({ ...input, id: ids[i], version: 1 });
     });
   });
 
@@ -198,6 +198,8 @@ describe('update batcher', () => {
         gender: 'Other',
         medicalCondition: 'Checkup',
         lastVisit: '2024-01-15',
+        // Each merged change is a version of its own: created at 1, then one per change.
+        version: i + 2,
       });
     });
     const [final] = await opened.tdb.query<{ age: number; name: string }>('select age, name from patients where id = $1', [id]);
@@ -263,7 +265,7 @@ describe('read batcher', () => {
     const rows = await Promise.all(asked.map((id) => reads.byId(id)));
 
     expect(statements).toHaveLength(2); // the first read alone, then the 32 that waited for it, together
-    for (const [i, id] of ids.entries()) expect(rows[i]).toEqual({ ...patient(`R-${i}`, { age: i }), id });
+    for (const [i, id] of ids.entries()) expect(rows[i]).toEqual({ ...patient(`R-${i}`, { age: i }), id, version: 1 });
     expect(rows[30]).toBeUndefined();
     // The same patient read twice in one group: equal answers, not one shared object.
     expect(rows[31]).toEqual(rows[32]);

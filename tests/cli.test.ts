@@ -39,7 +39,7 @@ describe('MikroORM CLI on an empty database', () => {
     const tables = await db.query<{ table_name: string }>(
       `select table_name from information_schema.tables where table_schema = 'public' order by table_name`,
     );
-    expect(tables.map((t) => t.table_name)).toEqual(['mikro_orm_migrations', 'patient_events', 'patients']);
+    expect(tables.map((t) => t.table_name)).toEqual(['mikro_orm_migrations', 'patient_events', 'patient_reads', 'patients']);
   });
 
   it('enforces the API rules in the database itself', async () => {

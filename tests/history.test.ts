@@ -27,7 +27,7 @@ beforeAll(async () => {
   t = await startTestApp({ API_TOKENS: `front-desk:${TOKEN},${OTHER}` });
 });
 afterAll(() => t?.stop());
-beforeEach(() => t.db.query('truncate patients, patient_events restart identity'));
+beforeEach(() => t.db.query('truncate patients, patient_events, patient_reads restart identity'));
 
 const events = (patientId?: number) =>
   t.db.query<{ id: string; patient_id: number; op: string; actor: string; request_id: string | null; changes: Event['changes'] }>(
@@ -146,6 +146,8 @@ describe('an event with every write, in the same statement', () => {
       [21, 'import'],
     ]);
     expect(imported[0]!.changes).toEqual({ age: { from: 40, to: 50 } });
+    // The changed record is a new version (an If-Match on the old one is refused).
+    expect(await t.db.query('select version from patients where id = $1', [id])).toEqual([{ version: 2 }]);
     // Re-running changes nothing, so it records nothing.
     await importPatients(t.app.db.orm.em.fork(), { patients: [{ ...samplePatient({ patientID: 'IMP2' }), id: 20 }] });
     expect((await events()).filter((e) => e.op === 'import')).toHaveLength(3);

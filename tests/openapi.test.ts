@@ -26,7 +26,11 @@ interface Document {
   components: { schemas: Record<string, Json> };
 }
 interface Procedure {
-  _def: { inputs: z.ZodType[]; output: z.ZodType; meta?: { openapi?: { method: string; path: string } } };
+  _def: {
+    inputs: z.ZodType[];
+    output: z.ZodType;
+    meta?: { openapi?: { method: string; path: string }; rest?: { omit?: readonly string[] } };
+  };
 }
 
 let t: TestApp;
@@ -47,7 +51,11 @@ function operations() {
     if (!route) return [];
     const operation = doc.paths[route.path]?.[route.method.toLowerCase()];
     if (!operation) throw new Error(`${name}: ${route.method} ${route.path} is missing from the document`);
-    return [{ name, path: route.path, operation, input: procedure._def.inputs[0]!, output: procedure._def.output }];
+    // Over REST, `meta.rest.omit` keys (the version) travel as headers, not in the body.
+    const omit = procedure._def.meta?.rest?.omit ?? [];
+    const mask: Record<string, true> = Object.fromEntries(omit.map((k) => [k, true]));
+    const output = omit.length > 0 ? (procedure._def.output as unknown as z.ZodObject).omit(mask) : procedure._def.output;
+    return [{ name, path: route.path, operation, input: procedure._def.inputs[0]!, output }];
   });
 }
 

@@ -42,7 +42,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.stop());
 beforeEach(async () => {
-  await t.db.query('truncate patients, patient_events restart identity');
+  await t.db.query('truncate patients, patient_events, patient_reads restart identity');
   await importPatients(t.app.db.orm.em.fork(), { patients: people });
 });
 
@@ -90,7 +90,7 @@ describe('single records over REST', () => {
       expect(body).toEqual({ ...valid, name: 'STORED UPPER', id: body.id });
       expect((await rest('GET', `/patients/${body.id}`)).body).toEqual(body);
       const typed = await api.patient.create.mutate({ ...valid, patientID: 'N002', name: 'Typed' });
-      expect(typed).toEqual({ ...valid, patientID: 'N002', name: 'TYPED', id: typed.id });
+      expect(typed).toEqual({ ...valid, patientID: 'N002', name: 'TYPED', id: typed.id, version: 1 });
       expect(await api.patient.byId.query({ id: typed.id })).toEqual(typed);
     } finally {
       await t.db.query('drop trigger test_upper on patients; drop function test_upper()');
@@ -145,22 +145,30 @@ describe('single records over REST', () => {
 
 describe('tRPC twins of every REST capability', () => {
   it('patient.byId equals GET /patients/:id, and NOT_FOUND for an unknown id', async () => {
-    expect(await api.patient.byId.query({ id: 3 })).toEqual((await rest('GET', '/patients/3')).body);
+    // tRPC adds the record's version (REST sends it as the ETag header).
+    const got = await rest('GET', '/patients/3');
+    expect(await api.patient.byId.query({ id: 3 })).toEqual({
+      ...(got.body as object),
+      version: Number(JSON.parse(got.headers.get('etag')!)),
+    });
     const err = await failure(api.patient.byId.query({ id: 999 }));
     expect(err.data?.code).toBe('NOT_FOUND');
   });
 
   it('patient.replace equals PUT', async () => {
     const replaced = await api.patient.replace.mutate({ id: 2, ...valid });
-    expect(replaced).toEqual({ ...valid, id: 2 });
-    expect((await rest('GET', '/patients/2')).body).toEqual(replaced);
+    const { version, ...fields } = replaced;
+    expect(fields).toEqual({ ...valid, id: 2 });
+    const got = await rest('GET', '/patients/2');
+    expect(got.body).toEqual(fields);
+    expect(got.headers.get('etag')).toBe(`"${version}"`);
     const err = await failure(api.patient.replace.mutate({ id: 2, ...valid, age: 200 }));
     expect(err.data?.code).toBe('BAD_REQUEST');
   });
 
   it('patient.update equals PATCH', async () => {
     const updated = await api.patient.update.mutate({ id: 1, name: 'John Q. Doe' });
-    expect(updated).toEqual({ ...people[0], name: 'John Q. Doe' });
+    expect(updated).toEqual({ ...people[0], name: 'John Q. Doe', version: 2 });
     const err = await failure(api.patient.update.mutate({ id: 1, patientID: 'P002' }));
     expect(err.data?.code).toBe('CONFLICT');
   });

@@ -48,7 +48,7 @@ describe('patient procedures (createCaller)', () => {
   it('create answers the stored row with its id; byId reads it back', async () => {
     const api = caller();
     const created = await api.patient.create(patient('C1'));
-    expect(created).toEqual({ id: 1, ...patient('C1') });
+    expect(created).toEqual({ id: 1, ...patient('C1'), version: 1 });
     expect(await api.patient.byId({ id: created.id })).toEqual(created);
   });
 
@@ -84,8 +84,9 @@ describe('patient procedures (createCaller)', () => {
     expect(await api.patient.replace({ id, ...patient('U1', { name: 'Replaced', age: 41 }) })).toEqual({
       id,
       ...patient('U1', { name: 'Replaced', age: 41 }),
+      version: 2,
     });
-    expect(await api.patient.update({ id, age: 42 })).toMatchObject({ id, name: 'Replaced', age: 42 });
+    expect(await api.patient.update({ id, age: 42 })).toMatchObject({ id, name: 'Replaced', age: 42, version: 3 });
     expect(await api.patient.delete({ id })).toEqual({});
     expect((await failure(api.patient.delete({ id }))).code).toBe('NOT_FOUND');
     expect((await failure(api.patient.update({ id, age: 1 }))).code).toBe('NOT_FOUND');

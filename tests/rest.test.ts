@@ -10,7 +10,7 @@ beforeAll(async () => {
   t = await startTestApp();
 });
 afterAll(() => t?.stop());
-beforeEach(() => t.db.query('truncate patients, patient_events restart identity'));
+beforeEach(() => t.db.query('truncate patients, patient_events, patient_reads restart identity'));
 
 const count = async () => Number((await t.db.query<{ n: string }>('select count(*) as n from patients'))[0]?.n);
 const get = (path: string, init?: RequestInit) => fetch(`${t.baseUrl}${path}`, init);
@@ -291,7 +291,7 @@ describe('CORS', () => {
     const res = await postJson(t.baseUrl, '/patients', samplePatient(), { origin: allowed });
     expect(res.status).toBe(201);
     expect(res.headers.get('access-control-allow-origin')).toBe(allowed);
-    expect(res.headers.get('access-control-expose-headers')).toBe('Location');
+    expect(res.headers.get('access-control-expose-headers')).toBe('Location, ETag');
     const page = await get('/patients?_page=1&_limit=1', { headers: { origin: allowed } });
     expect(page.headers.get('access-control-allow-origin')).toBe(allowed);
     expect(page.headers.get('access-control-expose-headers')).toBe('X-Total-Count, Link');

@@ -1,5 +1,6 @@
 import type { TokenCheck } from '../auth.ts';
 import type { Database } from '../db/database.ts';
+import type { ReadAudit, ReadEntry } from '../db/read-audit.ts';
 
 /** What every procedure receives. Nothing in it is specific to a resource. */
 export interface Context {
@@ -16,22 +17,25 @@ export interface Context {
    * `values` for in-process callers (createCaller), which get plain objects.
    */
   results: 'json-text' | 'values';
+  /** With AUDIT_READS: records an answer that carried patient data (actor and requests filled in). */
+  recordRead?: (entry: Omit<ReadEntry, 'actor' | 'requestIds'>) => void;
 }
 
 export interface RequestInfo {
   requestId: string;
+  /** Every request the answer goes to (identical concurrent GETs share one), when not just this one. */
+  requestIds?: readonly string[];
   /** The Authorization header, as sent. */
   authorization: string | undefined;
   results: Context['results'];
 }
 
-export function createContextFactory({ db, tokens }: { db: Database; tokens: TokenCheck }) {
-  return ({ requestId, authorization, results }: RequestInfo): Context => ({
-    db,
-    requestId,
-    ...actorFields(tokens.actorOf(authorization)),
-    results,
-  });
+export function createContextFactory({ db, tokens, readAudit }: { db: Database; tokens: TokenCheck; readAudit?: ReadAudit }) {
+  return ({ requestId, requestIds, authorization, results }: RequestInfo): Context => {
+    const ctx: Context = { db, requestId, ...actorFields(tokens.actorOf(authorization)), results };
+    if (readAudit) ctx.recordRead = (entry) => readAudit.record({ ...entry, actor: ctx.actor, requestIds: requestIds ?? [requestId] });
+    return ctx;
+  };
 }
 
 const actorFields = (actor: string | undefined) => ({ authorized: actor !== undefined, actor: actor ?? 'unauthorized' });

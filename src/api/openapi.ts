@@ -46,6 +46,36 @@ export function createOpenApiDocument(router: AppRouter, version: string, server
     };
     delete responses['200'];
   }
+  // Versioned single-record answers (meta.rest.omit): REST sends the version as the ETag, not in
+  // the body; its writes take If-Match and answer 412 when it is stale.
+  for (const procedure of Object.values(router._def.procedures)) {
+    const meta = (procedure as { _def: { meta?: Meta } })._def.meta;
+    if (!meta?.openapi || !meta.rest?.omit) continue;
+    const method = meta.openapi.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch';
+    const operation = doc.paths?.[meta.openapi.path]?.[method] as { responses?: Responses; parameters?: unknown[] } | undefined;
+    for (const response of Object.values(operation?.responses ?? {})) {
+      const media = (response.content as Record<string, { schema?: { $ref?: string } }> | undefined)?.['application/json'];
+      if (media?.schema?.$ref?.includes('/Versioned')) {
+        media.schema = { $ref: media.schema.$ref.replace('/Versioned', '/') };
+        response.headers = {
+          ...(response.headers as object),
+          ETag: {
+            description: 'The version of the record (`"3"`): send it back as `If-Match` to write only that version',
+            schema: { type: 'string' },
+          },
+        };
+      }
+    }
+    if (method !== 'get' && method !== 'post') addIfMatch(operation);
+  }
+  for (const procedure of Object.values(router._def.procedures)) {
+    const meta = (procedure as { _def: { meta?: Meta } })._def.meta;
+    if (meta?.openapi?.method === 'DELETE')
+      addIfMatch(doc.paths?.[meta.openapi.path]?.delete as { responses?: Responses; parameters?: unknown[] } | undefined);
+  }
+  for (const name of Object.keys(doc.components?.schemas ?? {})) {
+    if (name.startsWith('Versioned') && !JSON.stringify(doc.paths).includes(`/${name}"`)) delete doc.components?.schemas?.[name];
+  }
   // Each list's json-server headers (rest-headers.ts: listHeaders).
   for (const procedure of Object.values(router._def.procedures)) {
     const meta = (procedure as { _def: { meta?: Meta } })._def.meta;
@@ -110,6 +140,40 @@ export function createOpenApiDocument(router: AppRouter, version: string, server
 }
 
 type Responses = Record<string, Record<string, unknown>>;
+
+/**
+ * The If-Match request header and its 412 answer, on a write that takes them. Over REST the
+ * version comes only from If-Match: the procedure's `expectedVersion` input (tRPC's way) is left
+ * out of the documented body and query, where Swagger UI would fill it in with a value.
+ */
+function addIfMatch(operation: { responses?: Responses; parameters?: unknown[]; requestBody?: unknown } | undefined) {
+  if (!operation?.responses) return;
+  const body = (
+    operation.requestBody as
+      | { content?: Record<string, { schema?: { properties?: Record<string, unknown>; required?: string[] } }> }
+      | undefined
+  )?.content?.['application/json']?.schema;
+  if (body?.properties) delete body.properties.expectedVersion;
+  operation.parameters = [
+    ...(operation.parameters ?? []).filter((p) => (p as { name?: string }).name !== 'expectedVersion'),
+    {
+      name: 'If-Match',
+      in: 'header',
+      required: false,
+      description: 'Write only if the record is still at this version (its ETag, e.g. `"3"`); otherwise 412 and nothing is written',
+      schema: { type: 'string' },
+    },
+  ];
+  operation.responses['412'] = {
+    description: 'The record changed since the version in If-Match (or expectedVersion): nothing was written',
+    content: {
+      'application/json': {
+        schema: { type: 'object', properties: { message: { type: 'string' }, code: { type: 'string', const: 'PRECONDITION_FAILED' } } },
+        example: { message: 'The patient changed since the version given', code: 'PRECONDITION_FAILED' },
+      },
+    },
+  };
+}
 
 function responsesOf(doc: Document, path: string, method: 'get' | 'post'): Responses | undefined {
   return doc.paths?.[path]?.[method]?.responses as Responses | undefined;

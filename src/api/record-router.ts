@@ -10,8 +10,12 @@ import type { DefinedResource, Fields } from '../core/resource.ts';
 import { type SearchValues, searchInput, searchOutput, searchToListQuery } from '../core/search-input.ts';
 import type { SqlClient } from '../db/sql-client.ts';
 import type { Context } from './context.ts';
-import { type ListMeta, listHeaders, locationOf } from './rest-headers.ts';
+import { allHeaders, etagOf, type ListMeta, listHeaders, locationOf } from './rest-headers.ts';
 import { protectedProcedure as procedure, router } from './trpc.ts';
+
+/** How optimistic concurrency is documented on the writes. */
+const IF_MATCH =
+  'With `If-Match: "<version>"` (the ETag of a previous answer) it applies only if the record is still at that version, else 412 and nothing is written; without it, the last write wins (json-server).';
 
 export interface RecordRouterOptions {
   /** The REST collection path, e.g. `/patients` (items at `/patients/{id}`). */
@@ -33,6 +37,11 @@ export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { pa
   // The output schema has no transforms (what goes in comes out): typed so, a generic resolver can
   // return rows for it.
   const output = r.output as unknown as z.ZodType<Output, Output>;
+  type Versioned = z.infer<typeof r.versioned>;
+  /** A single record with its version (REST sends the version as the ETag, not in the body). */
+  const versioned = r.versioned as unknown as z.ZodType<Versioned, Versioned>;
+  /** Optional optimistic concurrency: the version the client's change is based on. */
+  const expectedVersion = { expectedVersion: z.number().int().min(0).optional() };
   /** One service per database (the service holds the statement groups of its pool). */
   const services = new WeakMap<SqlClient, RecordService<Row, Row>>();
   const service = (ctx: Context) => {
@@ -44,11 +53,20 @@ export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { pa
   };
   // The service works with plain rows; the schemas (validated on the way in and out) type them.
   // (`T`, the resolver's return type for the output schema, is inferred from where it is used.)
-  const one = <T = Output>(row: Promise<Row>) => row as Promise<T>;
+  // With AUDIT_READS, each answer that carries a record is recorded (its id, never its data).
+  const one =
+    (ctx: Context, procedure: string) =>
+    async <T = Output>(work: Promise<Row>): Promise<T> => {
+      const row = await work;
+      ctx.recordRead?.({ route: `${noun.one}.${procedure}`, patientIds: [row[r.idName] as number] });
+      return row as T;
+    };
+  /** With AUDIT_READS: a list answered `count` records. */
+  const listed = (ctx: Context, procedure: string, count: number) => ctx.recordRead?.({ route: `${noun.one}.${procedure}`, count });
   /** A validated id-plus-fields input, split (the path's id and the body's fields). */
   const split = (input: unknown) => {
-    const { id, ...fields } = input as { id: number | null } & Row;
-    return [id, fields] as const;
+    const { id, expectedVersion, ...fields } = input as { id: number | null; expectedVersion?: number } & Row;
+    return [id, fields, expectedVersion] as const;
   };
   /** Who made a change (the token's name, never the token) and in which request. */
   const audit = (ctx: Context): Audit => ({ actor: ctx.actor, requestId: ctx.requestId });
@@ -67,6 +85,7 @@ export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { pa
       .query(async ({ ctx, input }) => {
         const page = { offset: 0, limit: input.limit + 1, ...(input.cursor !== undefined ? { before: input.cursor } : {}) };
         const { items } = await service(ctx).history(input.id, page);
+        if (input.id !== null) ctx.recordRead?.({ route: `${noun.one}.history`, patientIds: [input.id] });
         const more = items.length > input.limit;
         const shown = more ? items.slice(0, input.limit) : items;
         return { items: shown, nextCursor: more ? (shown.at(-1)?.id ?? null) : null };
@@ -89,8 +108,13 @@ export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { pa
       .query(async ({ ctx, input }) => {
         const { id, ...raw } = input;
         const { offset, limit, paging } = parseSlice(raw);
-        if (ctx.results === 'values') return (await service(ctx).history(id, { offset, limit })).items;
+        if (ctx.results === 'values') {
+          const { items } = await service(ctx).history(id, { offset, limit });
+          if (id !== null) ctx.recordRead?.({ route: `${noun.one}.historyList`, patientIds: [id] });
+          return items;
+        }
         const { json, returned, total } = await service(ctx).historyJson(id, { offset, limit });
+        if (id !== null) ctx.recordRead?.({ route: `${noun.one}.historyList`, patientIds: [id] });
         return new JsonText<ListMeta>(json, { paging, total, returned }) as unknown as HistoryEvent[];
       }),
   };
@@ -112,9 +136,14 @@ export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { pa
       .output(valuesOrJsonText(z.array(output)))
       .query(async ({ ctx, input }) => {
         const { query, paging } = parseJsonServerQuery(r, input ?? {});
-        if (ctx.results === 'values') return (await service(ctx).list(query)).items as Output[];
+        if (ctx.results === 'values') {
+          const { items } = await service(ctx).list(query);
+          listed(ctx, 'list', items.length);
+          return items as Output[];
+        }
         // The page as PostgreSQL serialised it; the REST adapter builds the paging headers from `meta`.
         const { json, returned, total } = await service(ctx).listJson(query);
+        listed(ctx, 'list', returned);
         return new JsonText<ListMeta>(json, { paging, total: total ?? returned, returned }) as unknown as Output[];
       }),
 
@@ -123,42 +152,58 @@ export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { pa
       .output(searchOutput(output))
       .query(async ({ ctx, input }) => {
         const { items, total } = await service(ctx).list(searchToListQuery(input as SearchValues));
+        listed(ctx, 'search', items.length);
         return { items: items as Output[], total: total ?? items.length };
       }),
 
     byId: procedure
-      .meta(openapi('GET', item, `Get one ${noun.one}`, `404 \`{}\` when no ${noun.one} has this id.`))
+      .meta({
+        ...openapi('GET', item, `Get one ${noun.one}`, `404 \`{}\` when no ${noun.one} has this id. ETag: its version.`),
+        rest: { headers: etagOf, omit: ['version'] },
+      })
       .input(idInput)
-      .output(output)
-      .query(({ ctx, input }) => one(service(ctx).byId(input.id))),
+      .output(versioned)
+      .query(({ ctx, input }) => one(ctx, 'byId')(service(ctx).byId(input.id))),
 
     create: procedure
       .meta({
         ...openapi('POST', path, `Create a ${noun.one}`, `Responds 201 with the stored ${noun.one} and a Location header.`),
-        rest: { successStatus: 201, headers: locationOf(path) },
+        rest: { successStatus: 201, headers: allHeaders(locationOf(path), etagOf), omit: ['version'] },
       })
       .input(r.input)
-      .output(output)
-      .mutation(({ ctx, input }) => one(service(ctx).create(input as Row, audit(ctx)))),
+      .output(versioned)
+      .mutation(({ ctx, input }) => one(ctx, 'create')(service(ctx).create(input as Row, audit(ctx)))),
 
     replace: procedure
-      .meta(openapi('PUT', item, `Replace a ${noun.one}`, 'Every field is required; the id cannot change.'))
-      .input(r.input.extend({ id: idParam }))
-      .output(output)
-      .mutation(({ ctx, input }) => one(service(ctx).replace(...split(input), audit(ctx)))),
+      .meta({
+        ...openapi('PUT', item, `Replace a ${noun.one}`, `Every field is required; the id cannot change. ${IF_MATCH}`),
+        rest: { headers: etagOf, omit: ['version'] },
+      })
+      .input(r.input.extend({ id: idParam, ...expectedVersion }))
+      .output(versioned)
+      .mutation(({ ctx, input }) => {
+        const [id, fields, expected] = split(input);
+        return one(ctx, 'replace')(service(ctx).replace(id, fields, audit(ctx), expected));
+      }),
 
     update: procedure
-      .meta(openapi('PATCH', item, `Change some fields of a ${noun.one}`, 'The id cannot change.'))
-      .input(r.patch.extend({ id: idParam }))
-      .output(output)
-      .mutation(({ ctx, input }) => one(service(ctx).update(...split(input), audit(ctx)))),
+      .meta({
+        ...openapi('PATCH', item, `Change some fields of a ${noun.one}`, `The id cannot change. ${IF_MATCH}`),
+        rest: { headers: etagOf, omit: ['version'] },
+      })
+      .input(r.patch.extend({ id: idParam, ...expectedVersion }))
+      .output(versioned)
+      .mutation(({ ctx, input }) => {
+        const [id, fields, expected] = split(input);
+        return one(ctx, 'update')(service(ctx).update(id, fields, audit(ctx), expected));
+      }),
 
     delete: procedure
-      .meta(openapi('DELETE', item, `Delete a ${noun.one}`, 'Responds 200 `{}` like json-server.'))
-      .input(idInput)
+      .meta(openapi('DELETE', item, `Delete a ${noun.one}`, `Responds 200 \`{}\` like json-server. ${IF_MATCH}`))
+      .input(idInput.extend(expectedVersion))
       .output(z.object({}))
       .mutation(async ({ ctx, input }) => {
-        await service(ctx).remove(input.id, audit(ctx));
+        await service(ctx).remove(input.id, audit(ctx), input.expectedVersion);
         return {};
       }),
   });

@@ -21,6 +21,25 @@ export function listHeaders(result: unknown, request: RestRequest): Record<strin
   return jsonServerHeaders(paging, total, returned, request);
 }
 
+/** Several header builders as one; their Access-Control-Expose-Headers lists are joined. */
+export const allHeaders =
+  (...builders: ((result: unknown, request: RestRequest) => Record<string, string>)[]) =>
+  (result: unknown, request: RestRequest): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const build of builders) {
+      for (const [name, value] of Object.entries(build(result, request))) {
+        out[name] = name === 'access-control-expose-headers' && out[name] ? `${out[name]}, ${value}` : value;
+      }
+    }
+    return out;
+  };
+
+/** A single record's version as its (strong) ETag: `"3"`. */
+export function etagOf(result: unknown): Record<string, string> {
+  const version = (result as { version?: unknown }).version;
+  return typeof version === 'number' ? { etag: `"${version}"`, 'access-control-expose-headers': 'ETag' } : {};
+}
+
 /** A created record's Location (absolute when the host is known, like json-server's). */
 export const locationOf =
   (collection: string) =>

@@ -21,6 +21,8 @@ export interface RestMeta {
   status?: (result: unknown) => number | undefined;
   /** Response headers computed from the result and the request (Location, X-Total-Count...). */
   headers?: (result: unknown, request: RestRequest) => Record<string, string>;
+  /** Keys of the result left out of the REST body (sent as headers instead: `version` as the ETag). */
+  omit?: readonly string[];
 }
 
 export type Meta = OpenApiMeta & { rest?: RestMeta };

@@ -29,3 +29,11 @@ export class ConflictError extends Error {
     super(message, options);
   }
 }
+
+/** The record changed since the version the client based its write on (If-Match, expectedVersion): 412. */
+export class PreconditionFailedError extends Error {
+  override name = 'PreconditionFailedError';
+  constructor(resource: string) {
+    super(`The ${resource.toLowerCase()} changed since the version given`);
+  }
+}

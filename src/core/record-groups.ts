@@ -124,7 +124,8 @@ export function createUpdateGroups<T extends Row, I extends Row>(
     }
     let state = old;
     changes.forEach((c, i) => {
-      if (state) state = { ...state, ...sets[i] };
+      // Each change is a version of its own (the statement added one per change).
+      if (state) state = { ...state, ...sets[i], ...('version' in state ? { version: (old!.version as number) + i + 1 } : {}) };
       c.resolve(state);
     });
   };
@@ -200,8 +201,10 @@ export function createReadGroups<T extends Row>(sql: SqlClient, statements: Reco
  * never stored).
  */
 function nextGroupSize(uniqueFields: readonly string[]) {
-  const changesUnique = (c: { fields: Row }) => uniqueFields.some((f) => c.fields[f] !== undefined);
-  return (queue: readonly { fields: Row }[]): number => {
+  // A change that expects a version is checked on its own, so a stale one fails alone.
+  const changesUnique = (c: { fields: Row; expectedVersion?: number }) =>
+    c.expectedVersion !== undefined || uniqueFields.some((f) => c.fields[f] !== undefined);
+  return (queue: readonly { fields: Row; expectedVersion?: number }[]): number => {
     if (changesUnique(queue[0]!)) return 1;
     const clash = queue.findIndex(changesUnique);
     return Math.min(MAX_GROUP, clash === -1 ? queue.length : clash);

@@ -1,12 +1,14 @@
 import { DatabaseError } from '../db/errors.ts';
 import type { SqlClient } from '../db/sql-client.ts';
-import { ConflictError, NotFoundError } from './errors.ts';
+import { ConflictError, NotFoundError, PreconditionFailedError } from './errors.ts';
 import { type HistoryEvent, type HistoryPage, historyJson, historyOf } from './history-sql.ts';
 import type { ListQuery } from './list-query.ts';
 import { type JsonListResult, type ListResult, listJson, listRows } from './list-sql.ts';
 import { createInsertGroups, createReadGroups, createUpdateGroups } from './record-groups.ts';
 import { type Audit, type Change, type Row, recordSql } from './record-sql.ts';
 import type { Resource } from './resource.ts';
+
+const versionOf = (expectedVersion: number | undefined) => (expectedVersion === undefined ? {} : { expectedVersion });
 
 /** SQLSTATE unique_violation. */
 const UNIQUE_VIOLATION = '23505';
@@ -34,10 +36,16 @@ export function createRecordService<T extends Row, I extends Row>(db: SqlClient,
       throw error;
     }
   };
+  /** No row was written: the record is missing (404), or exists at another version than expected (412). */
+  const whyNot = async (id: number, expectedVersion: number | undefined): Promise<Error> => {
+    if (expectedVersion === undefined || !r.versionColumn) return notFound();
+    const [row] = await statements.byIds(db, [id]);
+    return row ? new PreconditionFailedError(r.name) : notFound();
+  };
   const updateOne = async (id: number | null, change: Change<I>): Promise<T> => {
     if (id === null) throw notFound();
     const row = await orConflict(updates.update(id, change));
-    if (!row) throw notFound();
+    if (!row) throw await whyNot(id, change.expectedVersion);
     return row;
   };
 
@@ -69,18 +77,19 @@ export function createRecordService<T extends Row, I extends Row>(db: SqlClient,
     },
 
     /** PUT: every field replaced in one `update ... returning`; the id and creation time stay. */
-    replace(id: number | null, input: I, audit: Audit): Promise<T> {
-      return updateOne(id, { fields: input, op: 'replace', audit });
+    replace(id: number | null, input: I, audit: Audit, expectedVersion?: number): Promise<T> {
+      return updateOne(id, { fields: input, op: 'replace', audit, ...versionOf(expectedVersion) });
     },
 
     /** PATCH: only the given fields change, in the same single statement. */
-    update(id: number | null, patch: Partial<I>, audit: Audit): Promise<T> {
-      return updateOne(id, { fields: patch, op: 'update', audit });
+    update(id: number | null, patch: Partial<I>, audit: Audit, expectedVersion?: number): Promise<T> {
+      return updateOne(id, { fields: patch, op: 'update', audit, ...versionOf(expectedVersion) });
     },
 
-    async remove(id: number | null, audit: Audit): Promise<void> {
+    /** `expectedVersion`: delete only that version (PreconditionFailedError when it changed). */
+    async remove(id: number | null, audit: Audit, expectedVersion?: number): Promise<void> {
       if (id === null) throw notFound();
-      if (!(await statements.delete(db, id, audit))) throw notFound();
+      if (!(await statements.delete(db, id, audit, expectedVersion))) throw await whyNot(id, expectedVersion);
     },
 
     /**

@@ -25,6 +25,8 @@ export interface Change<I> {
   fields: Partial<I>;
   op: ChangeOp;
   audit: Audit;
+  /** Apply only if the record is at this version (optimistic concurrency); 0 never matches. */
+  expectedVersion?: number;
 }
 
 export function recordSql<T extends Row, I extends Row>(r: Resource) {
@@ -37,6 +39,9 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
   const sequence = `${table}_${id}_seq`;
   const arrays = r.arrayTypes.map((type) => `?::${type}`).join(', ');
   const history = r.history;
+  const version = r.versionColumn;
+  /** Keys of the API-shaped row that are not fields (events record fields only). */
+  const notFields = `- '${r.idName}'${version ? " - 'version'" : ''}`;
 
   /**
    * A CTE appending events for the rows of `source` (a CTE or table alias in the statement), or
@@ -46,13 +51,17 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
     history ? `, event as (insert into ${history.table} (${history.column}, op, changes, actor, request_id) ${select})` : '';
   /** `{ field: { from, to } }` of the fields whose value differs between two row aliases (API shape). */
   const diff = (before: string, after: string) =>
-    `(select coalesce(jsonb_object_agg(a.key, jsonb_build_object('from', b.value, 'to', a.value)), '{}') from jsonb_each(to_jsonb(${after}) - '${r.idName}') a join jsonb_each(to_jsonb(${before}) - '${r.idName}') b using (key) where a.value is distinct from b.value)`;
+    `(select coalesce(jsonb_object_agg(a.key, jsonb_build_object('from', b.value, 'to', a.value)), '{}') from jsonb_each(to_jsonb(${after}) ${notFields}) a join jsonb_each(to_jsonb(${before}) ${notFields}) b using (key) where a.value is distinct from b.value)`;
   /** Every field of a row alias, from null (create) or to null (delete). */
   const whole = (row: string, direction: 'from' | 'to') =>
-    `(select coalesce(jsonb_object_agg(e.key, jsonb_build_object('from', ${direction === 'from' ? 'e.value' : 'null'}, 'to', ${direction === 'from' ? 'null' : 'e.value'})), '{}') from jsonb_each(to_jsonb(${row}) - '${r.idName}') e)`;
+    `(select coalesce(jsonb_object_agg(e.key, jsonb_build_object('from', ${direction === 'from' ? 'e.value' : 'null'}, 'to', ${direction === 'from' ? 'null' : 'e.value'})), '{}') from jsonb_each(to_jsonb(${row}) ${notFields}) e)`;
   const auditValues = (audit: Audit) => (history ? [audit.actor, audit.requestId] : []);
 
-  const setClause = (fields: Partial<I>) => {
+  /**
+   * `changes`: how many changes the statement applies (each one is a version); `target`: how the
+   * statement names the updated table (its alias when it joins another row set).
+   */
+  const setClause = (fields: Partial<I>, changes = 1, target = table) => {
     const sets: string[] = [];
     const bindings: unknown[] = [];
     for (const n of writable) {
@@ -61,6 +70,7 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
       bindings.push(fields[n]);
     }
     if (r.updatedAtColumn) sets.push(`${r.updatedAtColumn} = now()`);
+    if (version) sets.push(`${version} = ${target}.${version} + ${Number(changes)}`);
     return { sets: sets.join(', '), bindings };
   };
 
@@ -68,16 +78,17 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
     /** The records with these ids, in no particular order; an id with no record is left out. */
     byIds(db: SqlClient, ids: number[]): Promise<T[]> {
       // One array parameter: one statement text (and one prepared statement) for any number of ids.
-      return db.query<T>(`select ${r.select} from ${table} where ${id} = any(?)`, [ids]);
+      return db.query<T>(`select ${r.selectRecord} from ${table} where ${id} = any(?)`, [ids]);
     },
 
     /** Deletes one record; false when there was no such id. */
-    async delete(db: SqlClient, key: number, audit: Audit): Promise<boolean> {
+    async delete(db: SqlClient, key: number, audit: Audit, expectedVersion?: number): Promise<boolean> {
+      const guard = version && expectedVersion !== undefined ? ` and ${version} = ?` : '';
       const deleted = await db.query(
-        `with gone as (delete from ${table} where ${id} = ? returning ${r.select})${eventCte(
+        `with gone as (delete from ${table} where ${id} = ?${guard} returning ${r.selectRecord})${eventCte(
           `select g.${r.idName}, 'delete', ${whole('g', 'from')}, ?, ? from gone g`,
         )} select ${r.idName} from gone`,
-        [key, ...auditValues(audit)],
+        [key, ...(guard ? [expectedVersion] : []), ...auditValues(audit)],
       );
       return deleted.length > 0;
     },
@@ -85,7 +96,7 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
     /** Stores one record (other columns take their defaults); resolves with the row as stored. */
     async insert(db: SqlClient, input: I, audit: Audit): Promise<T> {
       const [row] = await db.query<T>(
-        `with stored as (insert into ${table} (${r.insertColumns}) values (${placeholders}) returning ${r.select})${eventCte(
+        `with stored as (insert into ${table} (${r.insertColumns}) values (${placeholders}) returning ${r.selectRecord})${eventCte(
           `select s.${r.idName}, 'create', ${whole('s', 'to')}, ?, ? from stored s`,
         )} select * from stored`,
         [...valuesOf(input), ...auditValues(audit)],
@@ -122,7 +133,7 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
            select nextval('${sequence}') as ${id}, r.*
            from unnest(${arrays}${history ? ', ?::text[], ?::text[]' : ''}) with ordinality as r(${r.insertColumns}${history ? ', actor, request_id' : ''}, ord)
          ), stored as (
-           insert into ${table} (${id}, ${r.insertColumns}) select ${id}, ${r.insertColumns} from requested returning ${r.select}
+           insert into ${table} (${id}, ${r.insertColumns}) select ${id}, ${r.insertColumns} from requested returning ${r.selectRecord}
          )${eventCte(
            `select s.${r.idName}, 'create', ${whole('s', 'to')}, q.actor, q.request_id from stored s join requested q on q.${id} = s.${r.idName} order by q.ord`,
          )}
@@ -139,18 +150,23 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
      * before the write, no transaction around a single statement). Undefined when no such id.
      */
     async update(db: SqlClient, key: number, change: Change<I>): Promise<T | undefined> {
-      const { sets, bindings } = setClause(change.fields);
+      const { sets, bindings } = setClause(change.fields, 1, history ? 't' : table);
+      const guarded = version !== undefined && change.expectedVersion !== undefined;
+      const expected = guarded ? [change.expectedVersion] : [];
       if (!history) {
-        const [row] = await db.query<T>(`update ${table} set ${sets} where ${id} = ? returning ${r.select}`, [...bindings, key]);
+        const [row] = await db.query<T>(
+          `update ${table} set ${sets} where ${id} = ?${guarded ? ` and ${version} = ?` : ''} returning ${r.selectRecord}`,
+          [...bindings, key, ...expected],
+        );
         return row;
       }
       const [row] = await db.query<T>(
         `with old as (select ${r.selectOf('p')} from ${table} p where p.${id} = ? for update),
-         new as (update ${table} t set ${sets} from old where t.${id} = old.${r.idName} returning ${r.selectOf('t')})${eventCte(
+         new as (update ${table} t set ${sets} from old where t.${id} = old.${r.idName}${guarded ? ' and old.version = ?' : ''} returning ${r.selectOf('t')})${eventCte(
            `select n.${r.idName}, ?, ${diff('o', 'n')}, ?, ? from new n join old o using (${r.idName})`,
          )}
          select * from new`,
-        [key, ...bindings, change.op, ...auditValues(change.audit)],
+        [key, ...bindings, ...expected, change.op, ...auditValues(change.audit)],
       );
       return row;
     },
@@ -162,7 +178,7 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
      * `from` values being what the record held just before that change.
      */
     async updateAll(db: SqlClient, key: number, changes: Change<I>[]): Promise<T | undefined> {
-      const { sets, bindings } = setClause(Object.assign({}, ...changes.map((c) => c.fields)) as Partial<I>);
+      const { sets, bindings } = setClause(Object.assign({}, ...changes.map((c) => c.fields)) as Partial<I>, changes.length, 't');
       const events = history
         ? `, changes as (
              select c.ord, c.patch, c.op, c.actor, c.request_id

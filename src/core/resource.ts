@@ -161,6 +161,11 @@ export interface ResourceSpec<F extends Fields> {
    * `{ table, column }`, `column` holding the record's id.
    */
   history?: { table: string; column: string };
+  /**
+   * The column counting the record's versions (1 on create, +1 per change), for optimistic
+   * concurrency: answered as `version` beside the fields by single-record statements, never in lists.
+   */
+  versionColumn?: string;
 }
 
 /**
@@ -192,15 +197,18 @@ export function defineResource<const F extends Fields>(spec: ResourceSpec<F>) {
   };
   const alias = (n: string) => (fields[n]!.column === n ? n : `${fields[n]!.column} as "${n}"`);
   /** The row in the API's shape and key order; dates as `YYYY-MM-DD` text whatever the DateStyle. */
+  function fieldsOf(table: string): string[] {
+    const q = table ? `${table}.` : '';
+    return names.map((n) => {
+      const { kind, column } = fields[n]!;
+      if (kind === 'date') return `to_char(${q}${column}, 'YYYY-MM-DD') as "${n}"`;
+      return column === n && !q ? n : `${q}${column} as "${n}"`;
+    });
+  }
+  /** A single record: its fields and, with a versionColumn, `version`. */
   function selectOf(table: string): string {
     const q = table ? `${table}.` : '';
-    return names
-      .map((n) => {
-        const { kind, column } = fields[n]!;
-        if (kind === 'date') return `to_char(${q}${column}, 'YYYY-MM-DD') as "${n}"`;
-        return column === n && !q ? n : `${q}${column} as "${n}"`;
-      })
-      .join(', ');
+    return [...fieldsOf(table), ...(spec.versionColumn ? [`${q}${spec.versionColumn} as "version"`] : [])].join(', ');
   }
 
   return {
@@ -214,6 +222,11 @@ export function defineResource<const F extends Fields>(spec: ResourceSpec<F>) {
     uniqueNames,
     updatedAtColumn: spec.updatedAtColumn,
     history: spec.history,
+    versionColumn: spec.versionColumn,
+    /** A record with its version (tRPC's single-record answers); `version` only with a versionColumn. */
+    versioned: z
+      .object({ ...outputShape, version: spec.versionColumn ? z.number().int().positive() : z.undefined().optional() })
+      .meta({ id: `Versioned${spec.name}`, examples: [{ ...example, ...(spec.versionColumn ? { version: 1 } : {}) }] }),
     isField(name: string): name is Name {
       return Object.hasOwn(fields, name);
     },
@@ -239,8 +252,10 @@ export function defineResource<const F extends Fields>(spec: ResourceSpec<F>) {
     /** One valid input (OpenAPI examples, tests). */
     inputExample,
 
-    /** The row in the API shape (see selectOf). */
-    select: selectOf(''),
+    /** The row in the API shape: exactly the fields (lists, export). */
+    select: fieldsOf('').join(', '),
+    /** A single record: the fields and its version (single-record statements). */
+    selectRecord: selectOf(''),
     /** The same, each column qualified by a table alias (`t.patient_id as "patientID"`...). */
     selectOf,
     /** The same for `json_agg`: PostgreSQL writes a `date` into JSON as `YYYY-MM-DD` already. */
@@ -280,7 +295,9 @@ export interface Resource {
   readonly uniqueNames: readonly string[];
   readonly updatedAtColumn: string | undefined;
   readonly history: { table: string; column: string } | undefined;
+  readonly versionColumn: string | undefined;
   selectOf(table: string): string;
+  readonly selectRecord: string;
   isField(name: string): boolean;
   column(name: string): string;
   kind(name: string): FieldKind;

@@ -4,6 +4,7 @@ import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import { Patient } from '../patients/patient.entity.ts';
 import { PatientEvent } from '../patients/patient-event.entity.ts';
+import { PatientRead } from '../patients/patient-read.entity.ts';
 import { connectionStringWithoutQuery, type PgSsl } from './tls.ts';
 
 const root = (dir: string) => fileURLToPath(new URL(`../../${dir}`, import.meta.url));
@@ -94,7 +95,7 @@ export function createRequestPool({ clientUrl, poolMax, timeouts, stream, ssl }:
 export function createOrmOptions({ clientUrl, poolMax, log, timeouts, stream, ssl, extensions = [] }: OrmOptionsInput): Options {
   return defineConfig({
     clientUrl,
-    entities: [Patient, PatientEvent],
+    entities: [Patient, PatientEvent, PatientRead],
     debug: false,
     colors: !log,
     ...(log ? { logger: log } : {}),

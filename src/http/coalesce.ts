@@ -49,6 +49,8 @@ interface Execution {
   waiting: number;
   abort: () => void;
   state: 'pending' | 'running' | 'dropped';
+  /** The requests it answers (final once it starts: nothing joins a running execution). */
+  requestIds: string[];
 }
 
 /** The answer nobody will read: every request of a dropped execution has gone. */
@@ -71,14 +73,14 @@ export function createCoalescingHandler(handler: Handler): CoalescingHandler {
       execution.state = 'running';
       if (pending.get(key) === execution) pending.delete(key);
       executions++;
-      const run = handler(createRequest(request, abort));
+      const run = handler(createRequest({ ...request, requestIds: execution.requestIds }, abort));
       const done = run.then(noop, noop).then(() => {
         if (running.get(key) === done) running.delete(key);
       });
       running.set(key, done);
       return run.then((answer) => encodeOnce(answer, execution.waiting));
     });
-    const execution: Execution = { request, response, start, waiting: 0, abort: abort.abort, state: 'pending' };
+    const execution: Execution = { request, response, start, waiting: 0, abort: abort.abort, state: 'pending', requestIds: [] };
     return execution;
   };
 
@@ -96,6 +98,7 @@ export function createCoalescingHandler(handler: Handler): CoalescingHandler {
     }
     const joined = execution;
     joined.waiting++;
+    joined.requestIds.push(request.requestId);
     request.onAbort(() => {
       if (--joined.waiting > 0) return;
       if (joined.state === 'pending') {

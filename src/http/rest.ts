@@ -33,7 +33,12 @@ export function createRestHandler({ router, createContext, logger, trustProxy }:
     router,
     createContext: ({ req }) => {
       const r = req as unknown as AdapterRequest;
-      const ctx = createContext({ requestId: r.raw.requestId, authorization: r.raw.headers.authorization, results: 'json-text' });
+      const ctx = createContext({
+        requestId: r.raw.requestId,
+        ...(r.raw.requestIds ? { requestIds: r.raw.requestIds } : {}),
+        authorization: r.raw.headers.authorization,
+        results: 'json-text',
+      });
       requests.set(ctx, r);
       return ctx;
     },
@@ -74,6 +79,12 @@ export function createRestHandler({ router, createContext, logger, trustProxy }:
     }
     response.status = meta?.status?.(answer) ?? meta?.successStatus ?? 200;
     if (answer instanceof JsonText) response.body = answer.text;
+    else if (meta?.omit && answer && typeof answer === 'object') {
+      // The keys REST sends as headers (the version, as the ETag) leave the body: json-server's keys only.
+      const body = { ...(answer as Record<string, unknown>) };
+      for (const key of meta.omit) delete body[key];
+      response.body = JSON.stringify(body);
+    }
     return response;
   };
 }
@@ -141,11 +152,18 @@ function toAdapterRequest(request: HttpRequest): AdapterRequest {
       parseFailed = true;
     }
   }
+  const query = parseQuery(request.query);
+  // If-Match on a write becomes the procedure's `expectedVersion` (header wins over the body).
+  const expected = WRITES.has(request.method) ? expectedVersionOf(request.headers['if-match']) : undefined;
+  if (expected !== undefined) {
+    if (request.method === 'DELETE') query.expectedVersion = [String(expected)];
+    else if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) parsed = { ...parsed, expectedVersion: expected };
+  }
   const req = Object.create(Request.prototype) as AdapterRequest;
   return Object.defineProperties(req, {
     method: { value: request.method },
     url: { value: request.query ? `${request.path}?${request.query}` : request.path },
-    query: { value: parseQuery(request.query) },
+    query: { value: query },
     signal: { value: UNOBSERVED_SIGNAL },
     headers: { value: { get: (name: string) => request.headers[name.toLowerCase()] ?? null } },
     body: {
@@ -157,6 +175,22 @@ function toAdapterRequest(request: HttpRequest): AdapterRequest {
     raw: { value: request },
     outcome: { value: undefined, writable: true },
   });
+}
+
+const WRITES = new Set(['PUT', 'PATCH', 'DELETE']);
+
+/**
+ * The version an If-Match header names: `"3"` (an ETag this service sent) is 3; `*` (any current
+ * version) or no header is no condition; anything else (a weak or foreign ETag, several) is 0,
+ * which no version matches: 412, as RFC 9110 has it for an If-Match that matches nothing.
+ */
+export function expectedVersionOf(ifMatch: string | undefined): number | undefined {
+  if (ifMatch === undefined) return undefined;
+  const value = ifMatch.trim();
+  if (value === '*') return undefined;
+  const strong = /^"([1-9][0-9]{0,9})"$/.exec(value);
+  const n = strong ? Number(strong[1]) : 0;
+  return n <= 2_147_483_647 ? n : 0;
 }
 
 /** Just enough of Node's ServerResponse for trpc-to-openapi: it sets a status, headers, then ends. */

@@ -36,7 +36,12 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize 
       router,
       maxBatchSize,
       createContext: () =>
-        createContext({ requestId: request.requestId, authorization: request.headers.authorization, results: 'json-text' }),
+        createContext({
+          requestId: request.requestId,
+          ...(request.requestIds ? { requestIds: request.requestIds } : {}),
+          authorization: request.headers.authorization,
+          results: 'json-text',
+        }),
       responseMeta: ({ info, data, errors }) => {
         // Decided from what tRPC parsed, not from the raw URL: tRPC decodes the path and the query,
         // so `/trpc/a%2Cb?%62atch=1` is a batch of two however it is spelled.

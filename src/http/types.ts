@@ -13,6 +13,11 @@ export interface HttpRequest {
   /** The request body, when the request had one. */
   body: Buffer | undefined;
   requestId: string;
+  /**
+   * Every request this one answers: itself, and the identical GETs that joined it (coalesce.ts).
+   * Undefined: itself only.
+   */
+  requestIds?: readonly string[];
   /** Aborted when the client goes away (created on first use: most requests never need one). */
   readonly signal: AbortSignal;
   /** Calls `listener` when the client goes away (cheaper than a signal listener). */
@@ -21,10 +26,10 @@ export interface HttpRequest {
 
 /** A request from its copied-out fields and the abort state of whoever owns it. */
 export function createRequest(
-  fields: Pick<HttpRequest, 'method' | 'path' | 'query' | 'headers' | 'body' | 'requestId'>,
+  fields: Pick<HttpRequest, 'method' | 'path' | 'query' | 'headers' | 'body' | 'requestId' | 'requestIds'>,
   abort: ReturnType<typeof createAbortState>,
 ): HttpRequest {
-  const { method, path, query, headers, body, requestId } = fields;
+  const { method, path, query, headers, body, requestId, requestIds } = fields;
   return {
     method,
     path,
@@ -32,6 +37,7 @@ export function createRequest(
     headers,
     body,
     requestId,
+    ...(requestIds ? { requestIds } : {}),
     get signal() {
       return abort.signal;
     },

@@ -29,6 +29,8 @@ export const Patient = defineEntity({
       .columnType('varchar(20)'),
     medicalCondition: p.string().length(255),
     lastVisit: p.date(),
+    // Optimistic concurrency: 1 on create, +1 with every change (the API's ETag / expectedVersion).
+    version: p.integer().default(1),
     createdAt: p
       .datetime()
       .columnType('timestamptz')

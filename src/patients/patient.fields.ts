@@ -14,6 +14,7 @@ export const patients = defineResource({
   table: 'patients',
   updatedAtColumn: 'updated_at',
   history: { table: 'patient_events', column: 'patient_id' },
+  versionColumn: 'version',
   fields: {
     id: field.id(),
     patientID: field.text({ column: 'patient_id', property: 'patientId', max: 50, unique: true, example: 'P100' }),

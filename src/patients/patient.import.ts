@@ -172,7 +172,8 @@ async function importChunk(tx: EntityManager, chunk: ValidRecord[], report: Impo
     } else {
       report.updated++;
       events.push({ patientId: record.id, changes: changesOf(existing, record.input) });
-      if (!dryRun) tx.assign(existing, columns);
+      // A change is a new version: a write based on the version before the import is then refused.
+      if (!dryRun) tx.assign(existing, { ...columns, version: existing.version + 1 });
     }
   }
   if (dryRun) return;

@@ -25,7 +25,7 @@ const app = await startApp({ config, logger: createLogger('silent') });
 const base = `http://127.0.0.1:${app.port}`;
 
 const em = app.db.orm.em.fork();
-await em.execute('truncate patients, patient_events restart identity');
+await em.execute('truncate patients, patient_events, patient_reads restart identity');
 const t0 = performance.now();
 await em.execute(`
   insert into patients (patient_id, name, age, gender, medical_condition, last_visit)

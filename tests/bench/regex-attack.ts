@@ -83,7 +83,7 @@ if (databaseUrl) {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   // Migrated by the service itself (MIGRATE_ON_START) if the table is not there yet.
-  await client.query('truncate patients, patient_events restart identity').catch(() => undefined);
+  await client.query('truncate patients, patient_events, patient_reads restart identity').catch(() => undefined);
   await client.end();
 }
 
@@ -117,7 +117,7 @@ try {
   if (databaseUrl) {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
-    await client.query('truncate patients, patient_events restart identity');
+    await client.query('truncate patients, patient_events, patient_reads restart identity');
     await client.end();
   }
   await fill();

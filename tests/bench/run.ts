@@ -131,7 +131,7 @@ async function waitFor(url: string, child: ChildProcess) {
 
 /** Rows: a deterministic mix with equal ages, dates and accented names. */
 async function seed(rows: number): Promise<void> {
-  await sql(dbUrl, 'truncate patients, patient_events restart identity');
+  await sql(dbUrl, 'truncate patients, patient_events, patient_reads restart identity');
   await sql(
     dbUrl,
     `insert into patients (patient_id, name, age, gender, medical_condition, last_visit)

@@ -62,7 +62,7 @@ export function useOpenedTestDatabase() {
     await handle.db?.close();
     await handle.tdb?.drop();
   });
-  beforeEach(() => handle.tdb.query('truncate patients, patient_events restart identity'));
+  beforeEach(() => handle.tdb.query('truncate patients, patient_events, patient_reads restart identity'));
   return handle;
 }
 

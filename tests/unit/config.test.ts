@@ -35,6 +35,7 @@ describe('parseConfig: defaults', () => {
       startupDbWaitMs: 10_000,
       requestTimeoutMs: 10_000,
       coalesceReads: true,
+      auditReads: false,
       workers: 1,
       apiTokens: [],
       trustProxy: 0,

@@ -1,0 +1,110 @@
+import type { Logger } from 'pino';
+import type { SqlClient } from './sql-client.ts';
+
+/** One answer that carried patient data: who, which procedure, which requests, which patients. */
+export interface ReadEntry {
+  actor: string;
+  route: string;
+  /** Every request the answer went to (identical concurrent GETs share one answer). */
+  requestIds: readonly string[];
+  /** The patients answered (single records, histories). */
+  patientIds?: readonly number[];
+  /** How many patients a list answered. */
+  count?: number;
+}
+
+export interface ReadAudit {
+  record(entry: ReadEntry): void;
+  /** Writes what is buffered (SIGTERM, tests); resolves when it is stored or given up. */
+  flush(): Promise<void>;
+  /** Entries dropped because the buffer was full (the database was away for long). */
+  readonly dropped: number;
+}
+
+export interface ReadAuditOptions {
+  /** Most entries held in memory; past it the oldest are dropped (and counted, and logged). */
+  maxBuffered?: number;
+  /** How often the buffer is written. */
+  flushMs?: number;
+  /** Most entries in one insert. */
+  batch?: number;
+}
+
+/**
+ * AUDIT_READS: entries are buffered and written in groups, off the request's path (a request never
+ * waits for its audit row), as one multi-row insert into patient_reads per group. Memory is bounded
+ * (`maxBuffered`); a failed write keeps the entries for the next try. Entries hold ids and counts,
+ * never patient data; logs hold counts only.
+ */
+export function createReadAudit(
+  sql: SqlClient,
+  logger: Logger,
+  { maxBuffered = 10_000, flushMs = 200, batch = 1_000 }: ReadAuditOptions = {},
+): ReadAudit {
+  let buffer: (ReadEntry & { at: Date })[] = [];
+  let dropped = 0;
+  let writing: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const write = async () => {
+    while (buffer.length > 0) {
+      const group = buffer.slice(0, batch);
+      try {
+        await sql.query(
+          `insert into patient_reads (at, actor, route, request_ids, patient_ids, count)
+           select (e->>'at')::timestamptz, e->>'actor', e->>'route',
+                  array(select jsonb_array_elements_text(e->'requestIds')),
+                  case when jsonb_exists(e, 'patientIds') then array(select (jsonb_array_elements_text(e->'patientIds'))::int) end,
+                  (e->>'count')::int
+           from jsonb_array_elements(?::jsonb) as e`,
+          [JSON.stringify(group)],
+        );
+      } catch (error) {
+        logger.warn(
+          { entries: buffer.length, err: { type: error instanceof Error ? error.name : typeof error } },
+          'read audit: write failed, will retry',
+        );
+        return;
+      }
+      buffer = buffer.slice(group.length);
+    }
+  };
+  const flush = (): Promise<void> => {
+    writing ??= write().finally(() => {
+      writing = undefined;
+    });
+    return writing;
+  };
+  const schedule = () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void flush().then(() => {
+        if (buffer.length > 0) schedule();
+      });
+    }, flushMs);
+    timer.unref();
+  };
+
+  return {
+    record(entry) {
+      buffer.push({ ...entry, at: new Date() });
+      if (buffer.length > maxBuffered) {
+        const excess = buffer.length - maxBuffered;
+        buffer = buffer.slice(excess);
+        dropped += excess;
+        logger.error({ dropped: excess, total: dropped }, 'read audit: buffer full, oldest entries dropped');
+      }
+      schedule();
+    },
+    async flush() {
+      clearTimeout(timer);
+      timer = undefined;
+      await writing;
+      await flush();
+    },
+    get dropped() {
+      return dropped;
+    },
+  };
+}
