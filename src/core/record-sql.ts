@@ -40,8 +40,6 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
   const arrays = r.arrayTypes.map((type) => `?::${type}`).join(', ');
   const history = r.history;
   const version = r.versionColumn;
-  /** Keys of the API-shaped row that are not fields (events record fields only). */
-  const notFields = `- '${r.idName}'${version ? " - 'version'" : ''}`;
 
   /**
    * A CTE appending events for the rows of `source` (a CTE or table alias in the statement), or
@@ -49,12 +47,27 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
    */
   const eventCte = (select: string) =>
     history ? `, event as (insert into ${history.table} (${history.column}, op, changes, actor, request_id) ${select})` : '';
-  /** `{ field: { from, to } }` of the fields whose value differs between two row aliases (API shape). */
+  // Events record the writable fields, read from rows in the API shape (columns named after the
+  // fields). Built with jsonb_build_object over the descriptor's field list: no per-row set
+  // functions or aggregation.
+  const q = (row: string, name: string) => `${row}."${name}"`;
+  /** `{ field: { from, to } }` of the fields whose value differs between two row aliases. */
   const diff = (before: string, after: string) =>
-    `(select coalesce(jsonb_object_agg(a.key, jsonb_build_object('from', b.value, 'to', a.value)), '{}') from jsonb_each(to_jsonb(${after}) ${notFields}) a join jsonb_each(to_jsonb(${before}) ${notFields}) b using (key) where a.value is distinct from b.value)`;
+    // Fields are never null, so jsonb_strip_nulls drops exactly the unchanged ones.
+    `jsonb_strip_nulls(jsonb_build_object(${writable
+      .map(
+        (n) =>
+          `'${n}', case when ${q(before, n)} is distinct from ${q(after, n)} then jsonb_build_object('from', ${q(before, n)}, 'to', ${q(after, n)}) end`,
+      )
+      .join(', ')}))`;
   /** Every field of a row alias, from null (create) or to null (delete). */
   const whole = (row: string, direction: 'from' | 'to') =>
-    `(select coalesce(jsonb_object_agg(e.key, jsonb_build_object('from', ${direction === 'from' ? 'e.value' : 'null'}, 'to', ${direction === 'from' ? 'null' : 'e.value'})), '{}') from jsonb_each(to_jsonb(${row}) ${notFields}) e)`;
+    `jsonb_build_object(${writable
+      .map(
+        (n) =>
+          `'${n}', jsonb_build_object('from', ${direction === 'from' ? q(row, n) : 'null'}, 'to', ${direction === 'from' ? 'null' : q(row, n)})`,
+      )
+      .join(', ')})`;
   const auditValues = (audit: Audit) => (history ? [audit.actor, audit.requestId] : []);
 
   /**

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
 import type { Context, CreateContext } from '../api/context.ts';
 import type { AppRouter } from '../api/router.ts';
-import type { RestMeta } from '../api/trpc.ts';
+import type { RestMeta, RestRequest } from '../api/trpc.ts';
 import { JsonText } from '../core/json-text.ts';
 import { INTERNAL, restErrorBody, toApiError } from '../errors.ts';
 import { describeError } from '../logger.ts';
@@ -42,14 +42,29 @@ export function createRestHandler({ router, createContext, logger, trustProxy }:
       requests.set(ctx, r);
       return ctx;
     },
+    // Called with the result before trpc-to-openapi serialises it: the procedure's REST status and
+    // headers are decided here, and the keys REST sends as headers leave the result.
     responseMeta: ({ paths, data, errors, ctx }) => {
       const r = ctx && requests.get(ctx);
       if (!r || errors.length > 0) return {};
-      const result = data[0];
-      r.outcome = { path: paths?.[0], result };
-      // We send its text ourselves: trpc-to-openapi's own JSON.stringify of it is then free.
-      if (result instanceof JsonText) result.claim();
-      return {};
+      const path = paths?.[0];
+      // trpc-to-openapi passes the procedure's result itself (not a tRPC response envelope).
+      const result: unknown = data[0];
+      const meta = path ? restMeta.get(path) : undefined;
+      const headers = meta?.headers?.(result, new LazyRestRequest(r, trustProxy));
+      let body: string | undefined;
+      if (result instanceof JsonText) {
+        // We send its text ourselves: trpc-to-openapi's own JSON.stringify of it is then free.
+        body = result.claim();
+      } else if (meta?.omit && result && typeof result === 'object') {
+        // The version goes out as the ETag; the body keeps json-server's keys. Serialised here, and
+        // the result (this request's own object, made by the output validation) then serialises
+        // to nothing for trpc-to-openapi, instead of a second, discarded JSON.stringify.
+        body = JSON.stringify(withoutKeys(result as Record<string, unknown>, meta.omit));
+        (result as { toJSON?: () => null }).toJSON = nothing;
+      }
+      r.outcome = { path, result, ...(body !== undefined ? { body } : {}) };
+      return { status: meta?.status?.(result) ?? meta?.successStatus ?? 200, ...(headers ? { headers } : {}) };
     },
     onError: ({ error, path, req }) => {
       (req as unknown as AdapterRequest).outcome = { path, error };
@@ -71,22 +86,38 @@ export function createRestHandler({ router, createContext, logger, trustProxy }:
       }
       return { status: api.status, headers: { 'content-type': JSON_CONTENT_TYPE, ...api.headers }, body: restErrorBody(api) };
     }
-    const meta = outcome.path ? restMeta.get(outcome.path) : undefined;
-    const answer = outcome.result;
-    if (meta?.headers) {
-      const { host, proto } = publicOrigin(request.headers, trustProxy);
-      Object.assign(response.headers, meta.headers(answer, { url: req.url, host, proto }));
-    }
-    response.status = meta?.status?.(answer) ?? meta?.successStatus ?? 200;
-    if (answer instanceof JsonText) response.body = answer.text;
-    else if (meta?.omit && answer && typeof answer === 'object') {
-      // The keys REST sends as headers (the version, as the ETag) leave the body: json-server's keys only.
-      const body = { ...(answer as Record<string, unknown>) };
-      for (const key of meta.omit) delete body[key];
-      response.body = JSON.stringify(body);
-    }
+    if (outcome.body !== undefined) response.body = outcome.body;
     return response;
   };
+}
+
+/** The request as a procedure's REST header builders see it; the public origin only when asked. */
+class LazyRestRequest implements RestRequest {
+  #origin: ReturnType<typeof publicOrigin> | undefined;
+  constructor(
+    private readonly r: AdapterRequest,
+    private readonly trustProxy: number,
+  ) {}
+  get url() {
+    return this.r.url;
+  }
+  get host() {
+    this.#origin ??= publicOrigin(this.r.raw.headers, this.trustProxy);
+    return this.#origin.host;
+  }
+  get proto() {
+    this.#origin ??= publicOrigin(this.r.raw.headers, this.trustProxy);
+    return this.#origin.proto;
+  }
+}
+
+const nothing = () => null;
+
+/** A copy of `value` without `keys` (a new object: deleting keys would slow every later access). */
+function withoutKeys(value: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key in value) if (!keys.includes(key)) out[key] = value[key];
+  return out;
 }
 
 function collectRestMeta(router: AppRouter): Map<string, RestMeta> {
@@ -122,7 +153,7 @@ interface AdapterRequest {
   readonly body: unknown;
   raw: HttpRequest;
   /** What the procedure answered, or the error (set by responseMeta / onError). */
-  outcome?: { path: string | undefined; result: unknown } | { path: string | undefined; error: unknown };
+  outcome?: { path: string | undefined; result: unknown; body?: string } | { path: string | undefined; error: unknown };
 }
 
 /**
