@@ -270,3 +270,30 @@ describe('real responses match the document', () => {
     expectValid(doc.paths['/health']!.get!.responses['200']!.content!['application/json']!.schema, await res.json(), 'health body');
   });
 });
+
+describe('optimistic concurrency and history in the document', () => {
+  it('single-patient answers document the ETag and the seven-key Patient; writes take If-Match and document 412; no body field for it', () => {
+    const item = doc.paths['/patients/{id}']!;
+    for (const method of ['get', 'put', 'patch'] as const) {
+      const ok = item[method]!.responses['200']!;
+      expect((ok as Json).headers, method).toHaveProperty('ETag');
+      expect(ok.content!['application/json']!.schema).toEqual({ $ref: '#/components/schemas/Patient' });
+    }
+    for (const method of ['put', 'patch', 'delete'] as const) {
+      const op = item[method]!;
+      expect(
+        (op.parameters ?? []).map((p) => p.name),
+        method,
+      ).toContain('If-Match');
+      expect(
+        (op.parameters ?? []).map((p) => p.name),
+        method,
+      ).not.toContain('expectedVersion');
+      expect(op.responses['412'], method).toBeDefined();
+    }
+    const body = resolve(item.patch!.requestBody!.content['application/json']!.schema);
+    expect(Object.keys(body.properties as object)).not.toContain('expectedVersion');
+    expect(doc.components.schemas).not.toHaveProperty('VersionedPatient');
+    expect(doc.paths['/patients/{id}/history']?.get?.responses['200']).toBeDefined();
+  });
+});
