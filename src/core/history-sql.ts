@@ -1,5 +1,5 @@
 import type { SqlClient } from '../db/sql-client.ts';
-import type { JsonListResult } from './list-sql.ts';
+import { type JsonListResult, sliceSql } from './list-sql.ts';
 import type { Resource } from './resource.ts';
 
 /** What a history event records a write as. */
@@ -37,16 +37,8 @@ function pageSql(r: Resource, id: number, page: HistoryPage) {
     where += ' and id < ?';
     bindings.push(page.before);
   }
-  let sql = `select ${COLUMNS} from ${h.table} where ${where} order by id desc`;
-  if (page.limit !== null) {
-    sql += ' limit ?';
-    bindings.push(page.limit);
-  }
-  if (page.offset > 0) {
-    sql += ' offset ?';
-    bindings.push(page.offset);
-  }
-  return { sql, bindings, count: `select count(*)::int as total from ${h.table} where ${h.column} = ?` };
+  const { sql, bindings: all } = sliceSql({ sql: `select ${COLUMNS} from ${h.table} where ${where} order by id desc`, bindings }, page);
+  return { sql, bindings: all, count: `select count(*)::int as total from ${h.table} where ${h.column} = ?` };
 }
 
 export async function historyOf(

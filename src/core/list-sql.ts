@@ -89,20 +89,26 @@ export function orderSql(r: Resource, query: ListQuery): string {
   return ` order by ${parts.join(', ')}`;
 }
 
+/** `limit ? offset ?` for a slice (offset 0 and no limit leave the clause out). */
+export function sliceSql(page: Fragment, { limit, offset }: { limit: number | null; offset: number }): Fragment {
+  let { sql } = page;
+  const bindings = [...page.bindings];
+  if (limit !== null) {
+    sql += ' limit ?';
+    bindings.push(limit);
+  }
+  if (offset > 0) {
+    sql += ' offset ?';
+    bindings.push(offset);
+  }
+  return { sql, bindings };
+}
+
 /** The page's statement, and its where clause (for the count). */
 export function pageSql(r: Resource, query: ListQuery, columns = r.select): Fragment & { where: Fragment } {
   const where = whereSql(r, query);
-  let sql = `select ${columns} from ${r.table}${where.sql}${orderSql(r, query)}`;
-  const bindings = [...where.bindings];
-  if (query.limit !== null) {
-    sql += ' limit ?';
-    bindings.push(query.limit);
-  }
-  if (query.offset > 0) {
-    sql += ' offset ?';
-    bindings.push(query.offset);
-  }
-  return { sql, bindings, where };
+  const page = sliceSql({ sql: `select ${columns} from ${r.table}${where.sql}${orderSql(r, query)}`, bindings: where.bindings }, query);
+  return { ...page, where };
 }
 
 /** The number of matches before slicing, counting only when the page does not already tell. */
