@@ -73,7 +73,10 @@ export function createCoalescingHandler(handler: Handler): CoalescingHandler {
       execution.state = 'running';
       if (pending.get(key) === execution) pending.delete(key);
       executions++;
-      const run = handler(createRequest({ ...request, requestIds: execution.requestIds }, abort));
+      // The fields one by one: spreading the request would read its lazy `signal` (an
+      // AbortController per request).
+      const { method, path, query, headers, body, requestId } = request;
+      const run = handler(createRequest({ method, path, query, headers, body, requestId, requestIds: execution.requestIds }, abort));
       const done = run.then(noop, noop).then(() => {
         if (running.get(key) === done) running.delete(key);
       });
