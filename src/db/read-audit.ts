@@ -41,7 +41,8 @@ export function createReadAudit(
   logger: Logger,
   { maxBuffered = 10_000, flushMs = 200, batch = 1_000 }: ReadAuditOptions = {},
 ): ReadAudit {
-  let buffer: (ReadEntry & { at: Date })[] = [];
+  /** `at`: milliseconds since the epoch (a number is cheaper to keep and send than a Date). */
+  let buffer: (ReadEntry & { at: number })[] = [];
   let dropped = 0;
   let writing: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -50,14 +51,22 @@ export function createReadAudit(
     while (buffer.length > 0) {
       const group = buffer.slice(0, batch);
       try {
+        // One array per column, turned back into rows by unnest (cheaper for PostgreSQL than
+        // parsing one JSON document); ids travel as one delimited string per entry.
         await sql.query(
           `insert into patient_reads (at, actor, route, request_ids, patient_ids, count)
-           select (e->>'at')::timestamptz, e->>'actor', e->>'route',
-                  array(select jsonb_array_elements_text(e->'requestIds')),
-                  case when jsonb_exists(e, 'patientIds') then array(select (jsonb_array_elements_text(e->'patientIds'))::int) end,
-                  (e->>'count')::int
-           from jsonb_array_elements(?::jsonb) as e`,
-          [JSON.stringify(group)],
+           select to_timestamp(at / 1000.0), actor, route, string_to_array(request_ids, ' '),
+                  string_to_array(patient_ids, ',')::int[], count
+           from unnest(?::float8[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
+             as e(at, actor, route, request_ids, patient_ids, count)`,
+          [
+            group.map((e) => e.at),
+            group.map((e) => e.actor),
+            group.map((e) => e.route),
+            group.map((e) => e.requestIds.join(' ')),
+            group.map((e) => e.patientIds?.join(',') ?? null),
+            group.map((e) => e.count ?? null),
+          ],
         );
       } catch (error) {
         logger.warn(
@@ -88,7 +97,7 @@ export function createReadAudit(
 
   return {
     record(entry) {
-      buffer.push({ ...entry, at: new Date() });
+      buffer.push({ ...entry, at: Date.now() });
       if (buffer.length > maxBuffered) {
         const excess = buffer.length - maxBuffered;
         buffer = buffer.slice(excess);
