@@ -10,12 +10,15 @@ import { apiError } from './errors.ts';
 import { createCoalescingHandler } from './http/coalesce.ts';
 import { createCors } from './http/cors.ts';
 import { createDocsHandler } from './http/docs.ts';
+import { createEventsHandler } from './http/events.ts';
 import { createRequestHandler } from './http/handler.ts';
 import { createRestHandler } from './http/rest.ts';
 import { createRouteTemplate } from './http/route-template.ts';
 import { createHttpServer } from './http/server.ts';
 import { createTrpcHandler } from './http/trpc.ts';
-import { errorResponse, type Handler } from './http/types.ts';
+import { errorResponse, type Handler, type HttpRequest } from './http/types.ts';
+import { createLive, type Live } from './live/live.ts';
+import { patients } from './patients/patient.fields.ts';
 
 const VERSION = '0.1.0';
 const MAX_BATCH_SIZE = 10;
@@ -48,13 +51,18 @@ export interface StartOptions {
    * called with the server's descriptor once the app is ready; resolves with the port.
    */
   serveThrough?: (descriptor: unknown) => Promise<number>;
+  /**
+   * Keep the process' LISTEN connection for live updates (PostgreSQL server only): the first app
+   * of a process (default), not the cluster's other threads (they hear from it).
+   */
+  listen?: boolean;
 }
 
 /** Answer while the database is being opened: the port is bound early so a busy port fails at once. */
 const STARTING = errorResponse(apiError('SERVICE_UNAVAILABLE', 'Service is starting'), { connection: 'close' });
 
 /** Builds and starts the whole service. Has no side effects beyond what it returns. */
-export async function startApp({ config, logger, openDb, serveThrough }: StartOptions): Promise<App> {
+export async function startApp({ config, logger, openDb, serveThrough, listen = true }: StartOptions): Promise<App> {
   let ready: Handler | undefined;
   const server = createHttpServer({
     handler: (req) => (ready ? ready(req) : Promise.resolve(STARTING)),
@@ -68,19 +76,30 @@ export async function startApp({ config, logger, openDb, serveThrough }: StartOp
   // Standalone, the port is taken before anything else: a second start on it fails at once.
   let port = serveThrough ? 0 : await server.listen(config.host, config.port);
   let readAudit: ReadAudit | undefined;
+  let live: Live | undefined;
   let db: Database | undefined;
   try {
     db = await (openDb ?? (() => openConfiguredDatabase(config, logger)))();
     const tokens = createTokenCheck(config.apiTokens);
     readAudit = config.auditReads ? createReadAudit(db.sql, logger) : undefined;
-    const createContext = createContextFactory({ db, tokens, ...(readAudit ? { readAudit } : {}) });
+    live = createLive({
+      db,
+      logger,
+      listen,
+      tables: [patients.history!.table],
+      feed: { pollMs: config.live.pollMs, maxQueued: config.live.maxQueued },
+    });
+    const createContext = createContextFactory({ db, tokens, live, ...(readAudit ? { readAudit } : {}) });
     const docs = createDocsHandler((serverUrl) => createOpenApiDocument(appRouter, VERSION, serverUrl), config.trustProxy);
     const routes = createRequestHandler({
       trpc: createTrpcHandler({ router: appRouter, createContext, logger, maxBatchSize: MAX_BATCH_SIZE }),
       rest: createRestHandler({ router: appRouter, createContext, logger, trustProxy: config.trustProxy }),
       docs,
+      streams: new Map([
+        [EVENTS_PATH, createEventsHandler({ resource: patients, key: 'patient', createContext, pingMs: config.live.pingMs })],
+      ]),
     });
-    ready = config.coalesceReads ? createCoalescingHandler(routes) : routes;
+    ready = config.coalesceReads ? createCoalescingHandler(routes, { isStream: isStreamRequest }) : routes;
     if (serveThrough) port = await serveThrough(server.descriptor());
     logger.info({ host: config.host, port, database: db.kind, auth: tokens.enabled }, 'listening');
     if (!tokens.enabled && !isLoopback(config.host)) {
@@ -91,12 +110,14 @@ export async function startApp({ config, logger, openDb, serveThrough }: StartOp
     }
   } catch (error) {
     await server.close(0);
+    await live?.close();
     await db?.close().catch(() => undefined);
     throw error;
   }
 
   const opened = db;
   const audit = readAudit;
+  const changes = live;
   let stopping: Promise<boolean> | undefined;
   return {
     port,
@@ -104,11 +125,14 @@ export async function startApp({ config, logger, openDb, serveThrough }: StartOp
     readAudit: audit,
     async kill() {
       await server.close(0);
+      await changes.close();
       await opened.close().catch(() => undefined);
     },
     stop() {
       stopping ??= (async () => {
+        // Event streams end first (their clients reconnect elsewhere and resume), then requests drain.
         const drained = await server.close(config.shutdownGraceMs);
+        await changes.close();
         // The access audit buffered so far is written before the database closes.
         await audit?.flush();
         await opened.close();
@@ -118,6 +142,16 @@ export async function startApp({ config, logger, openDb, serveThrough }: StartOp
     },
   };
 }
+
+/** The REST event stream (live updates), an addition to json-server's routes. */
+const EVENTS_PATH = '/patients/events';
+const SUBSCRIPTIONS = new Set(
+  Object.entries(appRouter._def.procedures)
+    .filter(([, procedure]) => (procedure as { _def: { type: string } })._def.type === 'subscription')
+    .map(([name]) => `/trpc/${name}`),
+);
+/** Requests that open an event stream (never coalesced: each subscriber has its own). */
+const isStreamRequest = (req: HttpRequest) => req.path === EVENTS_PATH || SUBSCRIPTIONS.has(req.path);
 
 /** The database named by the configuration: a PostgreSQL server, or the embedded one in DATA_DIR. */
 function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {

@@ -90,6 +90,12 @@ export const configSchema = z.object({
   ),
   COALESCE_READS: flag(true),
   AUDIT_READS: flag(false),
+  /** Live updates: a ping comment on an event stream after this long without an event. */
+  LIVE_PING_MS: z.preprocess(unsetIfEmpty, positiveInt(60_000).default(5_000)),
+  /** Live updates: events one subscriber may fall behind before it is disconnected (it resumes by event id). */
+  LIVE_MAX_QUEUED: z.preprocess(unsetIfEmpty, positiveInt(100_000).default(1_000)),
+  /** Live updates: how often a feed reads the events table anyway (a lost notification costs at most this). */
+  LIVE_POLL_MS: z.preprocess(unsetIfEmpty, positiveInt(60_000).default(1_000)),
   REQUEST_TIMEOUT_MS: z.preprocess(unsetIfEmpty, positiveInt(10 * 60_000).default(10_000)),
   WORKERS: z.preprocess(unsetIfEmpty, positiveInt(64).optional()),
   /**
@@ -144,6 +150,8 @@ export type Config = Readonly<{
   coalesceReads: boolean;
   /** Record who was answered which patients (ids and counts, never data) in patient_reads. */
   auditReads: boolean;
+  /** Live updates (event streams): ping interval, per-subscriber bound, safety-net poll. */
+  live: { pingMs: number; maxQueued: number; pollMs: number };
   /** HTTP worker threads sharing the port (default: the number of cores; 1 on the embedded database). */
   workers: number;
   /** Bearer tokens accepted on patient routes; empty: the API is open. */
@@ -196,6 +204,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     coalesceReads: e.COALESCE_READS,
     auditReads: e.AUDIT_READS,
+    live: Object.freeze({ pingMs: e.LIVE_PING_MS, maxQueued: e.LIVE_MAX_QUEUED, pollMs: e.LIVE_POLL_MS }),
     // The embedded PGlite runs every query on one thread: extra HTTP workers only add start-up
     // time and memory there, so it defaults to one.
     workers: e.WORKERS ?? (e.DATABASE_URL ? availableParallelism() : 1),

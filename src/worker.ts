@@ -29,6 +29,8 @@ process.on('unhandledRejection', crash('unhandled promise rejection in worker'))
 startApp({
   config,
   logger,
+  // The process' LISTEN connection is the first app's (cluster.ts); it passes notifications on.
+  listen: false,
   openDb: async () => {
     const link = connector ? await import('./db/pglite-link.ts') : undefined;
     return openDatabase({

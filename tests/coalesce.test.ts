@@ -21,6 +21,7 @@ function request(overrides: Partial<Pick<HttpRequest, 'method' | 'path' | 'query
       return abort.signal;
     },
     onAbort: abort.onAbort,
+    disconnect: () => undefined,
     ...overrides,
   };
   return { req, abort: abort.abort };

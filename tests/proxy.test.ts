@@ -302,6 +302,7 @@ describe('coalescing keeps requests with different forwarding headers apart', ()
         return abort.signal;
       },
       onAbort: abort.onAbort,
+      disconnect: () => undefined,
     };
   };
 
@@ -323,6 +324,8 @@ describe('coalescing keeps requests with different forwarding headers apart', ()
     ];
     const answers = await Promise.all(variants.map((headers) => handler(request(headers))));
     expect(executed).toHaveLength(variants.length - 1);
-    expect(answers.map((a) => JSON.parse(Buffer.from(a.body).toString()))).toEqual(variants.map((v) => v['x-forwarded-proto'] ?? null));
+    expect(answers.map((a) => JSON.parse(Buffer.from(a.body ?? '').toString()))).toEqual(
+      variants.map((v) => v['x-forwarded-proto'] ?? null),
+    );
   });
 });

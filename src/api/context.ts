@@ -1,6 +1,7 @@
 import type { TokenCheck } from '../auth.ts';
 import type { Database } from '../db/database.ts';
 import type { ReadAudit, ReadEntry } from '../db/read-audit.ts';
+import type { Live } from '../live/live.ts';
 
 /** What every procedure receives. Nothing in it is specific to a resource. */
 export interface Context {
@@ -19,6 +20,10 @@ export interface Context {
   results: 'json-text' | 'values';
   /** With AUDIT_READS: records an answer that carried patient data (actor and requests filled in). */
   recordRead?: (entry: Omit<ReadEntry, 'actor' | 'requestIds'>) => void;
+  /** Live updates (subscriptions); absent for in-process callers. */
+  live?: Live;
+  /** Drops the request's connection (a subscriber that reads too slowly). */
+  disconnect?: () => void;
 }
 
 export interface RequestInfo {
@@ -28,11 +33,24 @@ export interface RequestInfo {
   /** The Authorization header, as sent. */
   authorization: string | undefined;
   results: Context['results'];
+  disconnect?: () => void;
 }
 
-export function createContextFactory({ db, tokens, readAudit }: { db: Database; tokens: TokenCheck; readAudit?: ReadAudit }) {
-  return ({ requestId, requestIds, authorization, results }: RequestInfo): Context => {
+export function createContextFactory({
+  db,
+  tokens,
+  readAudit,
+  live,
+}: {
+  db: Database;
+  tokens: TokenCheck;
+  readAudit?: ReadAudit;
+  live?: Live;
+}) {
+  return ({ requestId, requestIds, authorization, results, disconnect }: RequestInfo): Context => {
     const ctx: Context = { db, requestId, ...actorFields(tokens.actorOf(authorization)), results };
+    if (live) ctx.live = live;
+    if (disconnect) ctx.disconnect = disconnect;
     if (readAudit) ctx.recordRead = (entry) => readAudit.record({ ...entry, actor: ctx.actor, requestIds: requestIds ?? [requestId] });
     return ctx;
   };

@@ -1,3 +1,4 @@
+import { tracked } from '@trpc/server';
 import { z } from 'zod';
 import { historyEvent, historyListInput, historyOutput } from '../core/history-schemas.ts';
 import type { HistoryEvent } from '../core/history-sql.ts';
@@ -9,6 +10,7 @@ import type { Audit, Row } from '../core/record-sql.ts';
 import type { DefinedResource, Fields } from '../core/resource.ts';
 import { type SearchValues, searchInput, searchOutput, searchToListQuery } from '../core/search-input.ts';
 import type { SqlClient } from '../db/sql-client.ts';
+import { type ChangeMessage, changesOf, eventIdParam } from './changes.ts';
 import type { Context } from './context.ts';
 import { allHeaders, etagOf, type ListMeta, listHeaders, locationOf } from './rest-headers.ts';
 import { protectedProcedure as procedure, router } from './trpc.ts';
@@ -17,11 +19,14 @@ import { protectedProcedure as procedure, router } from './trpc.ts';
 const IF_MATCH =
   'With `If-Match: "<version>"` (the ETag of a previous answer) it applies only if the record is still at that version, else 412 and nothing is written; without it, the last write wins (json-server).';
 
-export interface RecordRouterOptions {
+export interface RecordRouterOptions<One extends string = string> {
   /** The REST collection path, e.g. `/patients` (items at `/patients/{id}`). */
   path: `/${string}`;
-  /** How the OpenAPI summaries name one record and several: `{ one: 'patient', many: 'patients' }`. */
-  noun: { one: string; many: string };
+  /**
+   * How the OpenAPI summaries name one record and several: `{ one: 'patient', many: 'patients' }`;
+   * `one` is also the record's key in live change events.
+   */
+  noun: { one: One; many: string };
 }
 
 /**
@@ -32,7 +37,10 @@ export interface RecordRouterOptions {
  * the answer; the REST status and headers are declared in `meta.rest` and applied by the REST
  * adapter.
  */
-export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { path, noun }: RecordRouterOptions) {
+export function recordRouter<const F extends Fields, const One extends string>(
+  r: DefinedResource<F>,
+  { path, noun }: RecordRouterOptions<One>,
+) {
   type Output = z.infer<typeof r.output>;
   // The output schema has no transforms (what goes in comes out): typed so, a generic resolver can
   // return rows for it.
@@ -61,6 +69,12 @@ export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { pa
       ctx.recordRead?.({ route: `${noun.one}.${procedure}`, patientIds: [row[r.idName] as number] });
       return row as T;
     };
+  /** A write committed: live subscribers hear of it (live/live.ts). */
+  const wrote = async <T>(ctx: Context, work: Promise<T>): Promise<T> => {
+    const result = await work;
+    ctx.live?.changed();
+    return result;
+  };
   /** With AUDIT_READS: a list answered `count` records. */
   const listed = (ctx: Context, procedure: string, count: number) => ctx.recordRead?.({ route: `${noun.one}.${procedure}`, count });
   /** A validated id-plus-fields input, split (the path's id and the body's fields). */
@@ -121,6 +135,25 @@ export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { pa
 
   return router({
     ...history,
+    /**
+     * Live changes (Server-Sent Events; `httpSubscriptionLink` on the client). Each event is
+     * `tracked` by its event id: a client that reconnects with its last one gets every event it
+     * missed, once, in order (from the history table), then live ones.
+     */
+    onChange: procedure
+      .input(z.object({ id: z.number().int().positive().optional(), lastEventId: eventIdParam.nullish() }).optional())
+      .subscription(async function* ({ ctx, input, signal }) {
+        const events = changesOf(ctx, r, noun.one, {
+          after: input?.lastEventId ?? undefined,
+          recordId: input?.id,
+          signal: signal ?? new AbortController().signal,
+          ...(ctx.disconnect ? { onOverflow: ctx.disconnect } : {}),
+        });
+        for await (const event of events) {
+          yield tracked(String(event.eventId), JSON.parse(event.json) as ChangeMessage<One, Output>);
+        }
+      }),
+
     list: procedure
       .meta({
         ...openapi(
@@ -172,7 +205,7 @@ export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { pa
       })
       .input(r.input)
       .output(versioned)
-      .mutation(({ ctx, input }) => one(ctx, 'create')(service(ctx).create(input as Row, audit(ctx)))),
+      .mutation(({ ctx, input }) => one(ctx, 'create')(wrote(ctx, service(ctx).create(input as Row, audit(ctx))))),
 
     replace: procedure
       .meta({
@@ -183,7 +216,7 @@ export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { pa
       .output(versioned)
       .mutation(({ ctx, input }) => {
         const [id, fields, expected] = split(input);
-        return one(ctx, 'replace')(service(ctx).replace(id, fields, audit(ctx), expected));
+        return one(ctx, 'replace')(wrote(ctx, service(ctx).replace(id, fields, audit(ctx), expected)));
       }),
 
     update: procedure
@@ -195,7 +228,7 @@ export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { pa
       .output(versioned)
       .mutation(({ ctx, input }) => {
         const [id, fields, expected] = split(input);
-        return one(ctx, 'update')(service(ctx).update(id, fields, audit(ctx), expected));
+        return one(ctx, 'update')(wrote(ctx, service(ctx).update(id, fields, audit(ctx), expected)));
       }),
 
     delete: procedure
@@ -203,7 +236,7 @@ export function recordRouter<const F extends Fields>(r: DefinedResource<F>, { pa
       .input(idInput.extend(expectedVersion))
       .output(z.object({}))
       .mutation(async ({ ctx, input }) => {
-        await service(ctx).remove(input.id, audit(ctx), input.expectedVersion);
+        await wrote(ctx, service(ctx).remove(input.id, audit(ctx), input.expectedVersion));
         return {};
       }),
   });

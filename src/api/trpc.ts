@@ -38,6 +38,9 @@ const t = initTRPC
   .create({
     transformer: superjson,
     isDev: false,
+    // Subscriptions (Server-Sent Events): a ping comment every 5 s keeps proxies and the client
+    // from timing the stream out; a client that hears nothing for 15 s reconnects (and resumes).
+    sse: { ping: { enabled: true, intervalMs: 5_000 }, client: { reconnectAfterInactivityMs: 15_000 } },
     errorFormatter({ shape, error }) {
       const api = toApiError(error);
       return {

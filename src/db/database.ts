@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { formatImportProblems, formatImportSummary, ImportFileError, importPatients, readSeedFile } from '../patients/patient.import.ts';
 import { createDataDir, prepareDataDir } from './data-dir.ts';
 import { EMBEDDED_URL, type EmbeddedPostgres, startEmbeddedPostgres } from './embedded.ts';
-import { createOrmOptions, createRequestPool, MIGRATIONS_RUNTIME_DIR, MIGRATIONS_TABLE } from './orm-options.ts';
+import { createDedicatedClient, createOrmOptions, createRequestPool, MIGRATIONS_RUNTIME_DIR, MIGRATIONS_TABLE } from './orm-options.ts';
 import { createSqlClient, type SqlClient } from './sql-client.ts';
 import { StartupError } from './startup-error.ts';
 import { connectionStringWithoutQuery, databaseTls, type PgSsl, resolveSsl, type SslMode, tlsFailure } from './tls.ts';
@@ -19,6 +19,11 @@ export interface Database {
   /** Plain SQL on the request pool (sql-client.ts), for the request paths. */
   readonly sql: SqlClient;
   readonly kind: 'embedded' | 'external';
+  /**
+   * A new connection outside the pools (LISTEN), on a PostgreSQL server only: the embedded
+   * database runs in this process, where writes announce themselves (live/live.ts).
+   */
+  newClient?(): pg.Client;
   /** One `select 1` round trip, false on failure or after `timeoutMs`. */
   ping(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -104,7 +109,10 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
       }),
       maxWaitMs: opts.timeouts?.acquireMs ?? DEFAULT_ACQUIRE_MS,
     });
-    db = createDatabase(orm, sql, embedded, connector ? 'embedded' : 'external');
+    const dedicated = server
+      ? () => createDedicatedClient({ clientUrl: server.url, ssl: server.ssl, ...(opts.timeouts ? { timeouts: opts.timeouts } : {}) })
+      : undefined;
+    db = createDatabase(orm, sql, embedded, connector ? 'embedded' : 'external', dedicated);
     if (embedded) await applyMigrations(orm, { apply: true, logger: opts.logger });
     else if (connector) await applyMigrations(orm, { apply: opts.migrateOnStart, logger: opts.logger });
     else if (server) {
@@ -277,12 +285,14 @@ function createDatabase(
   sql: SqlClient & { close(): Promise<void> },
   embedded: EmbeddedPostgres | undefined,
   kind: Database['kind'],
+  newClient: (() => pg.Client) | undefined,
 ): Database {
   let closed = false;
   return {
     orm,
     sql,
     kind,
+    ...(newClient ? { newClient } : {}),
     async ping(timeoutMs) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<false>((resolve) => {

@@ -89,6 +89,19 @@ export function createRequestPool({ clientUrl, poolMax, timeouts, stream, ssl }:
 }
 
 /**
+ * One connection of its own, outside every pool (the live updates' LISTEN connection): same
+ * server, TLS and connect timeout, no statement timeout (it only listens), its own application name.
+ */
+export function createDedicatedClient({ clientUrl, timeouts, stream, ssl }: Omit<OrmOptionsInput, 'poolMax'>): pg.Client {
+  return new pg.Client({
+    ...connectionSettings({ stream, ssl }),
+    application_name: 'health-management-api-listen',
+    ...(timeouts ? { connectionTimeoutMillis: timeouts.connectMs } : {}),
+    connectionString: connectionStringWithoutQuery(clientUrl),
+  });
+}
+
+/**
  * The one MikroORM configuration, shared by the server, the CLI (`mikro-orm.config.ts`) and tests.
  * `debug` stays off: MikroORM's query log prints parameter values, i.e. patient data.
  */

@@ -48,6 +48,8 @@ interface Execution {
    */
   waiting: number;
   abort: () => void;
+  /** The answer is a stream and a request took it. */
+  streamTaken?: boolean;
   state: 'pending' | 'running' | 'dropped';
   /** The requests it answers (final once it starts: nothing joins a running execution). */
   requestIds: string[];
@@ -56,7 +58,12 @@ interface Execution {
 /** The answer nobody will read: every request of a dropped execution has gone. */
 const ABANDONED: HttpResponse = { status: 499, headers: {}, body: '' };
 
-export function createCoalescingHandler(handler: Handler): CoalescingHandler {
+export interface CoalescingOptions {
+  /** Requests that open a stream (live updates): never shared, each subscriber has its own. */
+  isStream?: (request: HttpRequest) => boolean;
+}
+
+export function createCoalescingHandler(handler: Handler, { isStream = () => false }: CoalescingOptions = {}): CoalescingHandler {
   const running = new Map<string, Promise<unknown>>();
   const pending = new Map<string, Execution>();
   let executions = 0;
@@ -88,7 +95,7 @@ export function createCoalescingHandler(handler: Handler): CoalescingHandler {
   };
 
   const coalescing = (request: HttpRequest): Promise<HttpResponse> => {
-    if (request.method !== 'GET') return handler(request);
+    if (request.method !== 'GET' || isStream(request)) return handler(request);
     requests++;
     const key = keyOf(request);
     let execution = pending.get(key);
@@ -109,7 +116,16 @@ export function createCoalescingHandler(handler: Handler): CoalescingHandler {
         if (pending.get(key) === joined) pending.delete(key);
       } else joined.abort();
     });
-    return joined.response;
+    // A stream answers one client only (however its path was spelled to get past `isStream`): the
+    // first request takes it, any other runs on its own.
+    return joined.response.then((answer) => {
+      if (!answer.stream) return answer;
+      if (!joined.streamTaken) {
+        joined.streamTaken = true;
+        return answer;
+      }
+      return handler(request);
+    });
   };
 
   return Object.assign(coalescing, { stats: () => ({ executions, requests }) });

@@ -9,7 +9,15 @@ import { describeError } from '../logger.ts';
 import type { Cors } from './cors.ts';
 import { clientAddress } from './forwarded.ts';
 import type { RouteTemplate } from './route-template.ts';
-import { createAbortState, createRequest, errorResponse, type Handler, type HttpRequest, type HttpResponse } from './types.ts';
+import {
+  createAbortState,
+  createRequest,
+  errorResponse,
+  type Handler,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpStreamResponse,
+} from './types.ts';
 
 /** The port could not be bound (taken, or not allowed). */
 export class ListenError extends Error {
@@ -50,6 +58,12 @@ const CLIENT_CLOSED = errorResponse(apiError('CLIENT_CLOSED_REQUEST', 'Client cl
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** What the server keeps of a request for its answer and its log line. */
+interface RequestMeta extends Pick<HttpRequest, 'method' | 'path' | 'requestId' | 'headers'> {
+  peer: string;
+  abort: ReturnType<typeof createAbortState>;
+}
+
 interface RequestState {
   aborted: boolean;
   /** The body was read and the handler called. */
@@ -80,34 +94,24 @@ export function createHttpServer({
   let inFlight = 0;
   let drained: (() => void) | null = null;
 
-  const finish = (
-    res: uWS.HttpResponse,
-    state: RequestState,
-    request: Pick<HttpRequest, 'method' | 'path' | 'requestId' | 'headers'> & { peer: string },
-    response: HttpResponse,
-    started: number,
-    closeConnection = false,
-  ) => {
-    if (state.finished) return;
-    state.finished = true;
-    inFlight--;
-    const status = response.status;
-    if (!state.aborted) {
-      const headers: Record<string, string> = { ...response.headers, 'x-request-id': request.requestId };
-      const corsHeaders = request.method === 'OPTIONS' ? {} : cors.responseHeaders(request.headers.origin);
-      for (const name in corsHeaders) {
-        headers[name] = name === 'vary' && headers.vary ? `${headers.vary}, ${corsHeaders.vary}` : (corsHeaders[name] as string);
-      }
-      res.cork(() => {
-        res.writeStatus(`${status} ${STATUS_CODES[status] ?? ''}`);
-        for (const name in headers) {
-          if (name !== 'content-length' && name !== 'connection') res.writeHeader(name, headers[name] as string);
-        }
-        // end(..., true) makes uWS send `Connection: close` and close the socket after the reply
-        // (also asked for by a handler with a `connection: close` header).
-        res.end(response.body, closing || closeConnection || headers.connection === 'close');
-      });
+  /** Streams being sent: each function ends one (the server is stopping). */
+  const streams = new Set<() => void>();
+
+  /** Status and headers (the response's, the request id, CORS), inside a cork. */
+  const writeHead = (res: uWS.HttpResponse, request: RequestMeta, response: HttpResponse) => {
+    const headers: Record<string, string> = { ...response.headers, 'x-request-id': request.requestId };
+    const corsHeaders = request.method === 'OPTIONS' ? {} : cors.responseHeaders(request.headers.origin);
+    for (const name in corsHeaders) {
+      headers[name] = name === 'vary' && headers.vary ? `${headers.vary}, ${corsHeaders.vary}` : (corsHeaders[name] as string);
     }
+    res.writeStatus(`${response.status} ${STATUS_CODES[response.status] ?? ''}`);
+    for (const name in headers) {
+      if (name !== 'content-length' && name !== 'connection') res.writeHeader(name, headers[name] as string);
+    }
+    return headers;
+  };
+
+  const logRequest = (request: RequestMeta, state: RequestState, status: number, started: number, extra?: object) => {
     logger.info(
       {
         reqId: request.requestId,
@@ -117,10 +121,103 @@ export function createHttpServer({
         status,
         ms: Math.round((performance.now() - started) * 10) / 10,
         ...(state.aborted ? { aborted: true } : {}),
+        ...extra,
       },
       'request',
     );
+  };
+
+  const done = (state: RequestState) => {
+    state.finished = true;
+    inFlight--;
     if (inFlight === 0 && drained) drained();
+  };
+
+  const finish = (
+    res: uWS.HttpResponse,
+    state: RequestState,
+    request: RequestMeta,
+    response: HttpResponse,
+    started: number,
+    closeConnection = false,
+  ) => {
+    if (state.finished) return;
+    if (response.stream) {
+      void stream(res, state, request, response, started);
+      return;
+    }
+    done(state);
+    if (!state.aborted) {
+      res.cork(() => {
+        const headers = writeHead(res, request, response);
+        // end(..., true) makes uWS send `Connection: close` and close the socket after the reply
+        // (also asked for by a handler with a `connection: close` header).
+        res.end(response.body, closing || closeConnection || headers.connection === 'close');
+      });
+    }
+    logRequest(request, state, response.status, started);
+  };
+
+  /**
+   * Sends a stream: the next chunk is asked for only once uWS took the previous one (its own
+   * buffer holds at most one chunk), so a slow client holds back the producer, which decides what
+   * to do about it (live/feed.ts disconnects it past a bound). Ends when the producer ends, the
+   * client goes away (the request's abort state: the producer watches its signal) or the server
+   * stops (the response is ended, then the producer is aborted).
+   */
+  const stream = async (
+    res: uWS.HttpResponse,
+    state: RequestState,
+    request: RequestMeta,
+    response: HttpStreamResponse,
+    started: number,
+  ) => {
+    const iterator = response.stream[Symbol.asyncIterator]();
+    let writable: (() => void) | undefined;
+    let ended = false;
+    const stopped = () => {
+      ended = true;
+      writable?.();
+    };
+    request.abort.onAbort(stopped);
+    const end = () => {
+      if (!state.aborted && !ended) res.cork(() => res.end());
+      stopped();
+      request.abort.abort();
+    };
+    streams.add(end);
+    let failed = false;
+    try {
+      if (!state.aborted) res.cork(() => writeHead(res, request, response));
+      while (!ended && !state.aborted) {
+        const next = await iterator.next();
+        if (next.done || ended || state.aborted) break;
+        let ok = true;
+        res.cork(() => {
+          ok = res.write(next.value);
+        });
+        if (!ok) {
+          await new Promise<void>((resolve) => {
+            writable = resolve;
+            res.onWritable(() => {
+              resolve();
+              return true;
+            });
+          });
+          writable = undefined;
+        }
+      }
+    } catch (error) {
+      failed = true;
+      logger.error({ reqId: request.requestId, err: describeError(error) }, 'stream failed');
+    } finally {
+      streams.delete(end);
+      if (!state.aborted && !ended) res.cork(() => (failed ? res.close() : res.end()));
+      ended = true;
+      await iterator.return?.()?.catch(() => undefined);
+      done(state);
+      logRequest(request, state, response.status, started, { stream: true });
+    }
   };
 
   app.any('/*', (res, req) => {
@@ -138,7 +235,7 @@ export function createHttpServer({
     const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
     const abort = createAbortState();
     const state: RequestState = { aborted: false, dispatched: false, finished: false };
-    const meta = { method, path, requestId, headers, peer };
+    const meta: RequestMeta = { method, path, requestId, headers, peer, abort };
     inFlight++;
     res.onAborted(() => {
       state.aborted = true;
@@ -158,7 +255,13 @@ export function createHttpServer({
 
     const dispatch = (body: Buffer | undefined) => {
       state.dispatched = true;
-      const request = createRequest({ method, path, query, headers, body, requestId }, abort);
+      const request = createRequest({ method, path, query, headers, body, requestId }, abort, () => {
+        // A stream's producer gave up on a slow client: drop the connection and what uWS buffered.
+        if (state.aborted || state.finished) return;
+        state.aborted = true;
+        res.close();
+        abort.abort();
+      });
       handler(request).then(
         (response) => finish(res, state, meta, response, started),
         (error: unknown) => {
@@ -214,6 +317,8 @@ export function createHttpServer({
 
     async close(graceMs) {
       closing = true;
+      // Streams never finish on their own: end them now (clients reconnect, to another instance).
+      for (const end of [...streams]) end();
       if (listenSocket) {
         uWS.us_listen_socket_close(listenSocket);
         listenSocket = null;

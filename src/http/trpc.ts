@@ -5,7 +5,7 @@ import type { AppRouter } from '../api/router.ts';
 import { JsonText } from '../core/json-text.ts';
 import { toApiError } from '../errors.ts';
 import { describeError } from '../logger.ts';
-import { type HttpRequest, type HttpResponse, JSON_CONTENT_TYPE } from './types.ts';
+import { type HttpRequest, type HttpResponse, JSON_CONTENT_TYPE, STREAM_HEADERS } from './types.ts';
 
 export interface TrpcHandlerOptions {
   router: AppRouter;
@@ -41,6 +41,7 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize 
           ...(request.requestIds ? { requestIds: request.requestIds } : {}),
           authorization: request.headers.authorization,
           results: 'json-text',
+          disconnect: request.disconnect,
         }),
       responseMeta: ({ info, data, errors }) => {
         // Decided from what tRPC parsed, not from the raw URL: tRPC decodes the path and the query,
@@ -64,6 +65,15 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize 
     });
     // A few of tRPC's early error answers (415) leave fetch's text/plain default; the body is JSON.
     if (!headers['content-type'] || headers['content-type'].startsWith('text/plain')) headers['content-type'] = JSON_CONTENT_TYPE;
+    // A subscription: tRPC's Server-Sent Events stream, sent as tRPC produces it.
+    if (response.body && headers['content-type']?.startsWith('text/event-stream')) {
+      // (Node's web streams are async iterable; the DOM typings do not say so.)
+      return {
+        status: response.status,
+        headers: { ...headers, ...STREAM_HEADERS },
+        stream: response.body as unknown as AsyncIterable<Uint8Array>,
+      };
+    }
     if (text !== undefined && response.status === 200) {
       // superjson leaves plain JSON (strings and numbers only) as it is: `{"json": value}`, no meta.
       await response.body?.cancel();

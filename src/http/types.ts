@@ -22,12 +22,15 @@ export interface HttpRequest {
   readonly signal: AbortSignal;
   /** Calls `listener` when the client goes away (cheaper than a signal listener). */
   onAbort(listener: () => void): void;
+  /** Closes the connection at once (a stream whose client reads too slowly). */
+  disconnect(): void;
 }
 
 /** A request from its copied-out fields and the abort state of whoever owns it. */
 export function createRequest(
   fields: Pick<HttpRequest, 'method' | 'path' | 'query' | 'headers' | 'body' | 'requestId' | 'requestIds'>,
   abort: ReturnType<typeof createAbortState>,
+  disconnect: () => void = NOTHING,
 ): HttpRequest {
   const { method, path, query, headers, body, requestId, requestIds } = fields;
   return {
@@ -42,8 +45,11 @@ export function createRequest(
       return abort.signal;
     },
     onAbort: abort.onAbort,
+    disconnect,
   };
 }
+
+const NOTHING = () => undefined;
 
 /**
  * Abort notification for one request, without an AbortController per request: the signal is
@@ -77,15 +83,36 @@ export function createAbortState() {
   };
 }
 
-export interface HttpResponse {
+export type HttpResponse = HttpBodyResponse | HttpStreamResponse;
+
+export interface HttpBodyResponse {
   status: number;
   headers: Record<string, string>;
   body: string | Uint8Array;
+  stream?: undefined;
+}
+
+/**
+ * A response sent as it is produced (Server-Sent Events): each chunk is written when the client
+ * has taken the previous ones (the iterable is not read ahead), and the iteration is ended
+ * (`return()`) when the client goes away or the server stops.
+ */
+export interface HttpStreamResponse {
+  status: number;
+  headers: Record<string, string>;
+  body?: undefined;
+  stream: AsyncIterable<string | Uint8Array>;
 }
 
 export type Handler = (req: HttpRequest) => Promise<HttpResponse>;
 
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * Headers of every event stream: proxies must pass each event on at once (nginx buffers a
+ * response unless told `X-Accel-Buffering: no`) and must not keep it.
+ */
+export const STREAM_HEADERS = { 'cache-control': 'no-store', 'x-accel-buffering': 'no' };
 
 export function json(status: number, value: unknown, headers: Record<string, string> = {}): HttpResponse {
   return { status, headers: { 'content-type': JSON_CONTENT_TYPE, ...headers }, body: JSON.stringify(value) };

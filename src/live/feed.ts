@@ -1,0 +1,270 @@
+import type { Logger } from 'pino';
+import type { EVENT_OPS } from '../core/history-sql.ts';
+import type { Resource } from '../core/resource.ts';
+import type { SqlClient } from '../db/sql-client.ts';
+
+/**
+ * The live feed of a resource's changes, read from its history table (patient_events): every
+ * committed event, once, in event-id order, to every subscriber of this thread.
+ *
+ * Event ids come from a sequence, so they are handed out in the order the writes *started*, not
+ * the order they committed: event 7 can become visible after event 8, or never (its statement
+ * failed after taking the id). The feed delivers strictly in id order and never skips an id that
+ * may still appear: at a gap it waits until every transaction that was running when it first saw
+ * the gap has ended (PostgreSQL's snapshot xmin passes the xmax it noted), then treats the id as
+ * never written. A write takes its transaction id before its event id (the event is inserted
+ * after the record's row is written), so that wait covers it. This is what lets a client resume
+ * from its last event id with no gap and no duplicate.
+ *
+ * The feed reads when poked (a NOTIFY from PostgreSQL, a write of this process, see live.ts),
+ * every `pollMs` as a safety net while anyone listens, and soon again while a gap is open. It
+ * reads nothing while this thread has no subscriber.
+ */
+export type ChangeOp = (typeof EVENT_OPS)[number];
+
+export interface ChangeEvent {
+  eventId: number;
+  /** The record's id. */
+  id: number;
+  /** `{"eventId":…,"op":…,"id":…,"patient":{…}}` as PostgreSQL wrote it (no record once deleted). */
+  json: string;
+}
+
+export interface SubscribeOptions {
+  /** Resume after this event id (events after it are replayed from the table, then live ones). */
+  after?: number | undefined;
+  /** Only this record's events. */
+  recordId?: number | undefined;
+  /** Ends the subscription. */
+  signal?: AbortSignal;
+  /**
+   * Called once when the subscriber fell `maxQueued` events behind: the transport disconnects it
+   * (the client resumes by event id); the iteration then ends with SlowConsumerError.
+   */
+  onOverflow?: () => void;
+}
+
+export interface ChangeFeed {
+  /** Events after `after` (or from now on), in event-id order, until the signal aborts or the feed closes. */
+  subscribe(options?: SubscribeOptions): AsyncGenerator<ChangeEvent, void, undefined>;
+  /** Something may have been written: read the table soon. */
+  poke(): void;
+  /** Ends every subscription (their iterations return) and stops reading. */
+  close(): void;
+  readonly subscribers: number;
+}
+
+export interface FeedOptions {
+  logger: Logger;
+  /** The key of the record in each event's JSON (`patient`). */
+  recordKey: string;
+  /** Safety-net read interval while anyone listens (a lost notification costs at most this). */
+  pollMs?: number;
+  /** Most events held for one subscriber before it counts as too slow. */
+  maxQueued?: number;
+  /** Rows per read (live reads and replays alike). */
+  batch?: number;
+  /** How soon to read again while an id gap is open. */
+  gapRetryMs?: number;
+}
+
+export class SlowConsumerError extends Error {
+  override name = 'SlowConsumerError';
+  constructor() {
+    super('Too far behind the live feed: resume from the last event id');
+  }
+}
+
+interface Subscriber {
+  recordId: number | undefined;
+  queue: ChangeEvent[];
+  overflowed: boolean;
+  onOverflow: (() => void) | undefined;
+  wake: (() => void) | undefined;
+}
+
+interface EventRow {
+  xmin: string;
+  xmax: string;
+  event_id: string | null;
+  record_id: number | null;
+  json: string | null;
+}
+
+export function createChangeFeed(
+  sql: SqlClient,
+  r: Resource,
+  { logger, recordKey, pollMs = 1_000, maxQueued = 1_000, batch = 500, gapRetryMs = 20 }: FeedOptions,
+): ChangeFeed {
+  const history = r.history;
+  if (!history) throw new Error(`${r.name} keeps no history: it has no change feed`);
+  const id = r.column(r.idName);
+  // The record as it is now, in the API shape (json-server's keys), or null once it is deleted.
+  const eventsSql = (where: string) => `
+    select e.id::text as event_id, e.${history.column} as record_id,
+           json_strip_nulls(json_build_object('eventId', e.id, 'op', e.op, 'id', e.${history.column}, '${recordKey}', to_json(rec)))::text as json
+    from (select * from ${history.table} where ${where} order by id limit ?) e
+    left join lateral (select ${r.selectForJson} from ${r.table} where ${id} = e.${history.column}) rec on true
+    order by e.id`;
+  const liveSql = `
+    with snap as (select pg_snapshot_xmin(pg_current_snapshot())::text as xmin, pg_snapshot_xmax(pg_current_snapshot())::text as xmax)
+    select snap.xmin, snap.xmax, ev.* from snap left join lateral (${eventsSql('id > ?::bigint')}) ev on true`;
+  const replaySql = eventsSql('id > ?::bigint and id <= ?::bigint');
+  const replayOneSql = eventsSql(`id > ?::bigint and id <= ?::bigint and ${history.column} = ?`);
+
+  const subscribers = new Set<Subscriber>();
+  /** Last event id delivered (every id up to it is delivered or known never to exist); undefined while idle. */
+  let cursor: number | undefined;
+  let starting: Promise<void> | undefined;
+  /** An open gap: the first missing id and the snapshot xmax when it was first seen. */
+  let gap: { at: number; xmax: bigint } | undefined;
+  let reading = false;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const deliver = (event: ChangeEvent) => {
+    for (const s of subscribers) {
+      if (s.overflowed || (s.recordId !== undefined && s.recordId !== event.id)) continue;
+      if (s.queue.length >= maxQueued) {
+        s.overflowed = true;
+        s.queue.length = 0;
+        s.onOverflow?.();
+      } else s.queue.push(event);
+      s.wake?.();
+    }
+  };
+
+  const schedule = (ms: number) => {
+    clearTimeout(timer);
+    if (closed || subscribers.size === 0) return;
+    timer = setTimeout(read, ms);
+    timer.unref();
+  };
+
+  async function read(): Promise<void> {
+    if (reading) {
+      again = true;
+      return;
+    }
+    if (cursor === undefined || closed) return;
+    reading = true;
+    let full = false;
+    try {
+      const rows = await sql.query<EventRow>(liveSql, [cursor, batch]);
+      full = rows.length === batch;
+      for (const row of rows) {
+        if (row.event_id === null) break;
+        const eventId = Number(row.event_id);
+        if (eventId !== cursor + 1) {
+          // A gap: wait for the transactions that may still hold it, then consider it empty.
+          if (!gap || gap.at !== cursor + 1) {
+            gap = { at: cursor + 1, xmax: BigInt(row.xmax) };
+            break;
+          }
+          if (BigInt(row.xmin) < gap.xmax) break;
+        }
+        gap = undefined;
+        cursor = eventId;
+        deliver({ eventId, id: row.record_id as number, json: row.json as string });
+      }
+    } catch (error) {
+      // The database is away: the next poke or poll tries again from the same cursor.
+      logger.warn({ err: { type: error instanceof Error ? error.name : typeof error } }, 'live feed: read failed, will retry');
+    } finally {
+      reading = false;
+    }
+    if (again || (full && !gap)) {
+      again = false;
+      void read();
+    } else schedule(gap ? gapRetryMs : pollMs);
+  }
+
+  /** The first subscriber of an idle feed starts it at the newest event. */
+  const start = () => {
+    if (cursor !== undefined) return Promise.resolve();
+    starting ??= sql
+      .query<{ last: string }>(`select coalesce(max(id), 0)::text as last from ${history.table}`)
+      .then(([row]) => {
+        cursor = Number(row?.last ?? 0);
+        gap = undefined;
+        schedule(pollMs);
+      })
+      .finally(() => {
+        starting = undefined;
+      });
+    return starting;
+  };
+
+  const stop = () => {
+    cursor = undefined;
+    gap = undefined;
+    clearTimeout(timer);
+  };
+
+  async function* replay(after: number, upTo: number, recordId: number | undefined): AsyncGenerator<ChangeEvent> {
+    let from = after;
+    while (from < upTo) {
+      const rows = await sql.query<EventRow>(
+        recordId === undefined ? replaySql : replayOneSql,
+        recordId === undefined ? [from, upTo, batch] : [from, upTo, recordId, batch],
+      );
+      for (const row of rows) yield { eventId: Number(row.event_id), id: row.record_id as number, json: row.json as string };
+      if (rows.length < batch) return;
+      from = Number(rows.at(-1)!.event_id);
+    }
+  }
+
+  return {
+    async *subscribe({ after, recordId, signal, onOverflow } = {}) {
+      if (closed || signal?.aborted) return;
+      const me: Subscriber = { recordId, queue: [], overflowed: false, onOverflow, wake: undefined };
+      const onAbort = () => me.wake?.();
+      signal?.addEventListener('abort', onAbort);
+      subscribers.add(me);
+      try {
+        await start();
+        // Everything after `after` up to the feed's position comes from the table; what the feed
+        // delivers meanwhile waits in the queue, and what was replayed already is skipped.
+        let last = after ?? (cursor as number);
+        if (after !== undefined && cursor !== undefined && after < cursor) {
+          for await (const event of replay(after, cursor, recordId)) {
+            if (signal?.aborted || closed) return;
+            if (me.overflowed) break;
+            last = event.eventId;
+            yield event;
+          }
+        }
+        while (!signal?.aborted && !closed) {
+          if (me.overflowed) throw new SlowConsumerError();
+          const event = me.queue.shift();
+          if (!event) {
+            await new Promise<void>((resolve) => {
+              me.wake = resolve;
+            });
+            me.wake = undefined;
+            continue;
+          }
+          if (event.eventId <= last) continue;
+          last = event.eventId;
+          yield event;
+        }
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        subscribers.delete(me);
+        if (subscribers.size === 0) stop();
+      }
+    },
+    poke() {
+      if (cursor !== undefined && !closed) void read();
+    },
+    close() {
+      closed = true;
+      stop();
+      for (const s of subscribers) s.wake?.();
+    },
+    get subscribers() {
+      return subscribers.size;
+    },
+  };
+}
