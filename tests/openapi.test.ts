@@ -297,3 +297,20 @@ describe('optimistic concurrency and history in the document', () => {
     expect(doc.paths['/patients/{id}/history']?.get?.responses['200']).toBeDefined();
   });
 });
+
+describe('live changes in the document', () => {
+  it('GET /patients/events is documented as text/event-stream, with its resume parameters, and the served stream matches', async () => {
+    const op = doc.paths['/patients/events']!.get!;
+    expect(Object.keys(op.responses['200']!.content!)).toEqual(['text/event-stream']);
+    expect((op.parameters ?? []).map((p) => p.name)).toEqual(['id', 'lastEventId', 'Last-Event-ID']);
+    expect(Object.keys(doc.paths).indexOf('/patients/events')).toBeLessThan(Object.keys(doc.paths).indexOf('/patients/{id}'));
+    const ac = new AbortController();
+    const res = await fetch(`${t.baseUrl}/patients/events`, { signal: ac.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    ac.abort();
+    const bad = await fetch(`${t.baseUrl}/patients/events?id=0`);
+    expect(bad.status).toBe(400);
+    expect(op.responses['400']).toBeDefined();
+  });
+});

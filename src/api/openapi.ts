@@ -136,10 +136,75 @@ export function createOpenApiDocument(router: AppRouter, version: string, server
       content: Object.fromEntries(Object.entries(content).map(([type, media]) => [type, { ...media, example: unhealthy }])),
     };
   }
+  addEventStream(doc);
   return doc;
 }
 
 type Responses = Record<string, Record<string, unknown>>;
+
+/**
+ * `GET /patients/events` (http/events.ts) is served outside trpc-to-openapi (it streams): its
+ * entry is written here, next to the procedures' (before `/patients/{id}`, which it shadows).
+ */
+function addEventStream(doc: Document) {
+  const event = {
+    eventId: 42,
+    op: 'update',
+    id: 1,
+    patient: {
+      id: 1,
+      patientID: 'P001',
+      name: 'Ada Byron',
+      age: 36,
+      gender: 'Female',
+      medicalCondition: 'Asthma',
+      lastVisit: '2024-05-01',
+    },
+  };
+  const error = (description: string) => ({
+    description,
+    content: { 'application/json': { schema: { type: 'object', properties: { message: { type: 'string' }, code: { type: 'string' } } } } },
+  });
+  const entry = {
+    get: {
+      tags: ['patients'],
+      summary: 'Live changes of patients (Server-Sent Events)',
+      description:
+        "An addition to json-server's routes: a `text/event-stream` of every create, replace, update, delete and import, in commit order per patient. " +
+        'Each event is `id: <eventId>` and `data: {"eventId", "op", "id", "patient"}` (`patient` is the record as it is now; absent once deleted). ' +
+        "Reconnect with `Last-Event-ID` (a browser's EventSource does) to receive every missed event once, in order, then live ones. " +
+        '`: ping` comments keep the stream alive. A client that falls too far behind is disconnected and resumes the same way.',
+      security: [{ bearerAuth: [] }],
+      parameters: [
+        { name: 'id', in: 'query', required: false, description: "Only this patient's changes", schema: { type: 'integer', minimum: 1 } },
+        {
+          name: 'lastEventId',
+          in: 'query',
+          required: false,
+          description: 'Resume after this event id (for clients that cannot send the header)',
+          schema: { type: 'integer', minimum: 0 },
+        },
+        { name: 'Last-Event-ID', in: 'header', required: false, description: 'Resume after this event id', schema: { type: 'string' } },
+      ],
+      responses: {
+        '200': {
+          description: 'The stream; it stays open',
+          content: { 'text/event-stream': { schema: { type: 'string' }, example: `id: 42\ndata: ${JSON.stringify(event)}\n\n` } },
+        },
+        '400': error('Invalid id or event id'),
+        '401': error('Missing or invalid bearer token (when API_TOKENS is set)'),
+      },
+    },
+  };
+  const paths = doc.paths ?? {};
+  const ordered: typeof paths = {};
+  for (const [path, item] of Object.entries(paths)) {
+    if (path === '/patients/{id}') ordered['/patients/events'] = entry as never;
+    ordered[path] = item;
+  }
+  ordered['/patients/events'] ??= entry as never;
+  doc.paths = ordered;
+}
 
 /**
  * The If-Match request header and its 412 answer, on a write that takes them. Over REST the
