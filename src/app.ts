@@ -150,8 +150,12 @@ const SUBSCRIPTIONS = new Set(
     .filter(([, procedure]) => (procedure as { _def: { type: string } })._def.type === 'subscription')
     .map(([name]) => `/trpc/${name}`),
 );
-/** Requests that open an event stream (never coalesced: each subscriber has its own). */
-const isStreamRequest = (req: HttpRequest) => req.path === EVENTS_PATH || SUBSCRIPTIONS.has(req.path);
+/**
+ * Requests that may open an event stream (never coalesced: each subscriber has its own). tRPC
+ * decodes the path, so any percent-encoded tRPC path counts too.
+ */
+const isStreamRequest = (req: HttpRequest) =>
+  req.path === EVENTS_PATH || (req.path.startsWith('/trpc/') && (SUBSCRIPTIONS.has(req.path) || req.path.includes('%')));
 
 /** The database named by the configuration: a PostgreSQL server, or the embedded one in DATA_DIR. */
 function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {

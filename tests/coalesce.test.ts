@@ -76,6 +76,17 @@ describe('coalescing handler', () => {
     expect(typeof (await first).body).toBe('string');
   });
 
+  it('never shares a request that may open a stream: each runs on its own, even while an identical one runs', async () => {
+    const inner = controllable();
+    const handler = createCoalescingHandler(inner.handler, { isStream: (req) => req.path === '/patients/events' });
+    const streams = Array.from({ length: 3 }, () => handler(request({ path: '/patients/events' }).req));
+    await tick();
+    expect(inner.calls).toHaveLength(3);
+    for (const [i, call] of inner.calls.entries()) call.finish(`s${i}`);
+    expect((await Promise.all(streams)).map((r) => JSON.parse(String(r.body)))).toEqual(['s0', 's1', 's2']);
+    expect(handler.stats().requests).toBe(0);
+  });
+
   it('keeps requests that differ in path, query, Host, Authorization or tRPC headers apart', async () => {
     const inner = controllable();
     const handler = createCoalescingHandler(inner.handler);

@@ -48,8 +48,6 @@ interface Execution {
    */
   waiting: number;
   abort: () => void;
-  /** The answer is a stream and a request took it. */
-  streamTaken?: boolean;
   state: 'pending' | 'running' | 'dropped';
   /** The requests it answers (final once it starts: nothing joins a running execution). */
   requestIds: string[];
@@ -59,7 +57,10 @@ interface Execution {
 const ABANDONED: HttpResponse = { status: 499, headers: {}, body: '' };
 
 export interface CoalescingOptions {
-  /** Requests that open a stream (live updates): never shared, each subscriber has its own. */
+  /**
+   * Requests that may open a stream (live updates): never shared, each subscriber has its own. It
+   * must not miss one however its path is spelled (a shared stream would go to one client only).
+   */
   isStream?: (request: HttpRequest) => boolean;
 }
 
@@ -116,16 +117,7 @@ export function createCoalescingHandler(handler: Handler, { isStream = () => fal
         if (pending.get(key) === joined) pending.delete(key);
       } else joined.abort();
     });
-    // A stream answers one client only (however its path was spelled to get past `isStream`): the
-    // first request takes it, any other runs on its own.
-    return joined.response.then((answer) => {
-      if (!answer.stream) return answer;
-      if (!joined.streamTaken) {
-        joined.streamTaken = true;
-        return answer;
-      }
-      return handler(request);
-    });
+    return joined.response;
   };
 
   return Object.assign(coalescing, { stats: () => ({ executions, requests }) });
