@@ -1,3 +1,4 @@
+import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appRouter } from '../src/api/router.ts';
 import { createClient } from '../src/client.ts';
@@ -44,7 +45,7 @@ describe('with API_TOKENS set', () => {
   });
 
   it('every patient procedure on tRPC answers UNAUTHORIZED without a token', async () => {
-    const anonymous = createClient({ baseUrl: t.baseUrl, batch: false });
+    const anonymous = createClient({ baseUrl: t.baseUrl, batch: false, EventSource });
     const names = Object.keys(appRouter._def.procedures).filter((n) => n.startsWith('patient.'));
     expect(names.sort()).toEqual([
       'patient.byId',
@@ -53,6 +54,7 @@ describe('with API_TOKENS set', () => {
       'patient.history',
       'patient.historyList',
       'patient.list',
+      'patient.onChange',
       'patient.replace',
       'patient.search',
       'patient.update',
@@ -63,10 +65,29 @@ describe('with API_TOKENS set', () => {
       const p = (
         anonymous.patient as unknown as Record<
           string,
-          { query: (i: unknown) => Promise<unknown>; mutate: (i: unknown) => Promise<unknown> }
+          {
+            query: (i: unknown) => Promise<unknown>;
+            mutate: (i: unknown) => Promise<unknown>;
+            subscribe: (i: unknown, o: { onError: (e: unknown) => void }) => { unsubscribe(): void };
+          }
         >
       )[proc]!;
-      const attempt = type === 'query' ? p.query(proc === 'search' ? {} : { id: 1 }) : p.mutate({ id: 1, ...valid });
+      const attempt =
+        type === 'subscription'
+          ? new Promise((resolve) => {
+              const sub = p.subscribe(
+                {},
+                {
+                  onError: (e) => {
+                    sub.unsubscribe();
+                    resolve(e);
+                  },
+                },
+              );
+            })
+          : type === 'query'
+            ? p.query(proc === 'search' ? {} : { id: 1 })
+            : p.mutate({ id: 1, ...valid });
       const err = (await attempt.catch((e: unknown) => e)) as { data?: { code?: string; httpStatus?: number } };
       expect(err.data?.code, name).toBe('UNAUTHORIZED');
       expect(err.data?.httpStatus).toBe(401);

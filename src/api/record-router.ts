@@ -7,7 +7,7 @@ import { jsonServerListInput, parseJsonServerQuery, parseSlice } from '../core/j
 import { JsonText, valuesOrJsonText } from '../core/json-text.ts';
 import { createRecordService, type RecordService } from '../core/record-service.ts';
 import type { Audit, Row } from '../core/record-sql.ts';
-import type { DefinedResource, Fields } from '../core/resource.ts';
+import { type DefinedResource, type Fields, INT_MAX } from '../core/resource.ts';
 import { type SearchValues, searchInput, searchOutput, searchToListQuery } from '../core/search-input.ts';
 import type { SqlClient } from '../db/sql-client.ts';
 import { type ChangeMessage, changesOf, eventIdParam } from './changes.ts';
@@ -141,7 +141,7 @@ export function recordRouter<const F extends Fields, const One extends string>(
      * missed, once, in order (from the history table), then live ones.
      */
     onChange: procedure
-      .input(z.object({ id: z.number().int().positive().optional(), lastEventId: eventIdParam.nullish() }).optional())
+      .input(z.object({ id: z.number().int().positive().max(INT_MAX).optional(), lastEventId: eventIdParam.nullish() }).optional())
       .subscription(async function* ({ ctx, input, signal }) {
         const events = changesOf(ctx, r, noun.one, {
           after: input?.lastEventId ?? undefined,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { changesOf, eventIdParam } from '../api/changes.ts';
 import type { CreateContext } from '../api/context.ts';
-import type { Resource } from '../core/resource.ts';
+import { INT_MAX, type Resource } from '../core/resource.ts';
 import { apiError } from '../errors.ts';
 import { errorResponse, type HttpRequest, type HttpResponse, STREAM_HEADERS } from './types.ts';
 
@@ -20,6 +20,7 @@ const querySchema = z.strictObject({
     .string()
     .regex(/^[1-9]\d{0,9}$/, 'a record id (a positive integer)')
     .transform(Number)
+    .refine((n) => n <= INT_MAX, 'a record id (a positive integer)')
     .optional(),
   lastEventId: eventIdParam.optional(),
 });

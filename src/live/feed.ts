@@ -116,6 +116,12 @@ export function createChangeFeed(
   /** Last event id delivered (every id up to it is delivered or known never to exist); undefined while idle. */
   let cursor: number | undefined;
   let starting: Promise<void> | undefined;
+  /**
+   * Ids up to the start cursor may still be held by transactions that were running when the feed
+   * started: a replay up to it waits until they have all ended (xmin passed this xmax).
+   */
+  let startHorizon: bigint | undefined;
+  let settling: Promise<void> | undefined;
   /** An open gap: the first missing id and the snapshot xmax when it was first seen. */
   let gap: { at: number; xmax: bigint } | undefined;
   let reading = false;
@@ -184,9 +190,12 @@ export function createChangeFeed(
   const start = () => {
     if (cursor !== undefined) return Promise.resolve();
     starting ??= sql
-      .query<{ last: string }>(`select coalesce(max(id), 0)::text as last from ${history.table}`)
+      .query<{ last: string; xmax: string }>(
+        `select coalesce(max(id), 0)::text as last, pg_snapshot_xmax(pg_current_snapshot())::text as xmax from ${history.table}`,
+      )
       .then(([row]) => {
         cursor = Number(row?.last ?? 0);
+        startHorizon = BigInt(row?.xmax ?? 0);
         gap = undefined;
         schedule(pollMs);
       })
@@ -196,8 +205,27 @@ export function createChangeFeed(
     return starting;
   };
 
+  /** Resolves once no transaction that was running when the feed started is still running. */
+  const settled = (): Promise<void> => {
+    if (startHorizon === undefined) return Promise.resolve();
+    const horizon = startHorizon;
+    settling ??= (async () => {
+      for (;;) {
+        const [row] = await sql.query<{ xmin: string }>('select pg_snapshot_xmin(pg_current_snapshot())::text as xmin');
+        if (BigInt(row!.xmin) >= horizon) break;
+        await new Promise((resolve) => setTimeout(resolve, gapRetryMs));
+        if (closed) return;
+      }
+      if (startHorizon === horizon) startHorizon = undefined;
+    })().finally(() => {
+      settling = undefined;
+    });
+    return settling;
+  };
+
   const stop = () => {
     cursor = undefined;
+    startHorizon = undefined;
     gap = undefined;
     clearTimeout(timer);
   };
@@ -228,7 +256,9 @@ export function createChangeFeed(
         // delivers meanwhile waits in the queue, and what was replayed already is skipped.
         let last = after ?? (cursor as number);
         if (after !== undefined && cursor !== undefined && after < cursor) {
-          for await (const event of replay(after, cursor, recordId)) {
+          const upTo = cursor;
+          await settled();
+          for await (const event of replay(after, upTo, recordId)) {
             if (signal?.aborted || closed) return;
             if (me.overflowed) break;
             last = event.eventId;
