@@ -217,7 +217,7 @@ describe('other routes', () => {
     expect(res.status).toBe(200);
     const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/health', '/patients', '/patients/{id}', '/patients/{id}/history']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/health', '/patients', '/patients/events', '/patients/{id}', '/patients/{id}/history']);
     expect(Object.keys(doc.paths['/patients/{id}']!).sort()).toEqual(['delete', 'get', 'patch', 'put']);
     const params = (doc.paths['/patients']!.get as unknown as { parameters: { name: string; in: string }[] }).parameters;
     const names = params.map((p) => p.name);

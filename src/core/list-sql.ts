@@ -145,12 +145,22 @@ export interface JsonListResult {
  */
 export async function listJson(db: SqlClient, r: Resource, query: ListQuery): Promise<JsonListResult> {
   const { sql, bindings, where } = pageSql(r, query, r.selectForJson);
-  const [row] = await db.query<{ json: string; n: number }>(
-    `select coalesce(json_agg(page), '[]')::text as json, count(*)::int as n from (${sql}) as page`,
-    bindings,
+  if (!query.withTotal) {
+    const [row] = await db.query<{ json: string; n: number }>(
+      `select coalesce(json_agg(page), '[]')::text as json, count(*)::int as n from (${sql}) as page`,
+      bindings,
+    );
+    return { json: row?.json ?? '[]', returned: row?.n ?? 0 };
+  }
+  // The page and its total in one statement. A first page that is not full is its own total:
+  // PostgreSQL evaluates the count only in the branch that needs it.
+  const count = `(select count(*) from ${r.table}${where.sql})`;
+  const firstPage = query.offset === 0 && query.limit !== null;
+  const [row] = await db.query<{ json: string; n: number; total: number }>(
+    `select coalesce(json_agg(page), '[]')::text as json, count(*)::int as n,
+            ${firstPage ? `(case when count(*) < ? then count(*) else ${count} end)` : count}::int as total
+     from (${sql}) as page`,
+    [...(firstPage ? [query.limit] : []), ...where.bindings, ...bindings],
   );
-  const returned = row?.n ?? 0;
-  const result: JsonListResult = { json: row?.json ?? '[]', returned };
-  if (query.withTotal) result.total = await totalOf(db, r, query, where, returned);
-  return result;
+  return { json: row?.json ?? '[]', returned: row?.n ?? 0, total: row?.total ?? 0 };
 }
