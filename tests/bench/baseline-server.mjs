@@ -41,7 +41,8 @@ const server = http.createServer(async (req, res) => {
         params.push(url.searchParams.get('gender'));
         where = `where gender = $${params.length}`;
       }
-      const sort = url.searchParams.get('_sort') === 'name' ? 'name collate "C", id' : 'id';
+      const sortBy = url.searchParams.get('_sort');
+      const sort = sortBy === 'name' ? 'name collate "C", id' : sortBy === 'age' ? 'age, id' : 'id';
       let sql = `select ${COLUMNS} from patients ${where} order by ${sort}`;
       const headers = {};
       if (url.searchParams.has('_page')) {

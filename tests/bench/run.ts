@@ -8,7 +8,7 @@
  *
  * Each run is preceded by one unmeasured second of the same load (warm-up).
  * Options: --scenario a,b  --connections 50,256  --duration <s>  --reps <n>  --workers <n>
- *          --peers ours,json-server,node-pg  --env KEY=VALUE (for this service; repeatable)
+ *          --peers ours,json-server,node-pg,uws-pg  --env KEY=VALUE (for this service; repeatable)
  * Env: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres; a database
  * hm_bench_<pid> is created there and dropped at the end).
  * Reported per peer: req/s, p50 and p99 as the load generator saw them, errors, peak RSS; for this
@@ -33,20 +33,20 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '5' },
     reps: { type: 'string', default: '3' },
     workers: { type: 'string' },
-    peers: { type: 'string', default: 'ours,json-server,node-pg' },
+    peers: { type: 'string', default: 'ours,json-server,node-pg,uws-pg' },
     /** Extra environment for this service, e.g. --env COALESCE_READS=false (repeatable). */
     env: { type: 'string', multiple: true, default: [] },
   },
 });
 
-type Peer = 'ours' | 'json-server' | 'node-pg';
+type Peer = 'ours' | 'json-server' | 'node-pg' | 'uws-pg';
 interface Scenario {
   name: string;
   rows: number;
   method: 'GET' | 'POST' | 'PATCH';
   /** Path on each peer (tRPC for ours in trpc-list). */
   path: (peer: Peer) => string;
-  /** Peers that have no such route (json-server has no /health). */
+  /** Peers that have no such route (json-server has no /health; the ceiling answers reads only). */
   skip?: Peer[];
   body?: () => string;
   /** A new path for every request (overrides `path` once the run is going). */
@@ -63,6 +63,11 @@ const newPatient = (i: number) =>
     lastVisit: '2024-05-05',
   });
 let counter = 0;
+/** A tRPC query as httpLink sends it: GET with the superjson-encoded input in the query string. */
+const trpcGet = (procedure: string, input: unknown) => `/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`;
+const GENDERS = ['Male', 'Female', 'Other'];
+/** Peers that only answer reads (the ceiling: uWS + pg). */
+const READ_ONLY: Peer[] = ['uws-pg'];
 
 const SCENARIOS: Scenario[] = [
   { name: 'get-all-3', rows: 3, method: 'GET', path: () => '/patients' },
@@ -77,6 +82,40 @@ const SCENARIOS: Scenario[] = [
     method: 'GET',
     path: () => '/patients/1',
     nextPath: () => `/patients/${1 + ((counter++ * 7919) % 1000)}`,
+  },
+  // Every request a different page (random, 1..50 of 20): the common case of many users paging.
+  {
+    name: 'get-page-spread',
+    rows: 1000,
+    method: 'GET',
+    path: () => '/patients?_page=1&_limit=20',
+    nextPath: () => `/patients?_page=${1 + Math.floor(Math.random() * 50)}&_limit=20`,
+  },
+  // The same with a random filter and sort: every request its own query.
+  {
+    name: 'get-page-filter-spread',
+    rows: 1000,
+    method: 'GET',
+    path: () => '/patients?gender=Female&_sort=name&_page=1&_limit=20',
+    nextPath: () =>
+      `/patients?gender=${GENDERS[Math.floor(Math.random() * 3)]}&_sort=${Math.random() < 0.5 ? 'name' : 'age'}&_page=${1 + Math.floor(Math.random() * 16)}&_limit=20`,
+  },
+  // The tRPC twins of the two spread reads (compared with this service's REST numbers).
+  {
+    name: 'trpc-by-id-spread',
+    rows: 1000,
+    method: 'GET',
+    path: () => trpcGet('patient.byId', { id: 1 }),
+    nextPath: () => trpcGet('patient.byId', { id: 1 + ((counter++ * 7919) % 1000) }),
+    skip: ['json-server', 'node-pg', 'uws-pg'],
+  },
+  {
+    name: 'trpc-page-spread',
+    rows: 1000,
+    method: 'GET',
+    path: () => trpcGet('patient.search', { offset: 0, limit: 20 }),
+    nextPath: () => trpcGet('patient.search', { offset: 20 * Math.floor(Math.random() * 50), limit: 20 }),
+    skip: ['json-server', 'node-pg', 'uws-pg'],
   },
   { name: 'post', rows: 1000, method: 'POST', path: () => '/patients', body: () => newPatient(counter++) },
   { name: 'patch', rows: 1000, method: 'PATCH', path: () => '/patients/500', body: () => JSON.stringify({ age: 20 + (counter++ % 50) }) },
@@ -181,8 +220,9 @@ async function start(peer: Peer): Promise<Running> {
       env: peerEnv({ DATABASE_URL: dbUrl, PORT: String(port), WORKERS: workers, DB_POOL_MAX: '10', LOG_LEVEL: 'info', ...oursEnv }),
     });
     closeSync(fd);
-  } else if (peer === 'node-pg') {
-    child = spawn(process.execPath, [join(ROOT, 'tests/bench/baseline-server.mjs')], {
+  } else if (peer === 'node-pg' || peer === 'uws-pg') {
+    const script = peer === 'node-pg' ? 'baseline-server.mjs' : 'ceiling-server.mjs';
+    child = spawn(process.execPath, [join(ROOT, 'tests/bench', script)], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: peerEnv({ DATABASE_URL: dbUrl, PORT: String(port) }),
     });
@@ -303,7 +343,9 @@ async function main() {
   try {
     for (const s of scenarios) {
       for (const connections of connectionCounts) {
-        const active = peers.filter((p) => !s.skip?.includes(p));
+        const active = peers.filter(
+          (p) => !s.skip?.includes(p) && !(READ_ONLY.includes(p) && (s.method !== 'GET' || s.name.startsWith('trpc'))),
+        );
         const samples = new Map<Peer, Sample[]>(active.map((p) => [p, []]));
         const rss = new Map<Peer, number>();
         // Reads leave the data as it is: seed once. Writes get fresh data for every run.
