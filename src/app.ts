@@ -71,7 +71,7 @@ export async function startApp({ config, logger, openDb, serveThrough, listen = 
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     trustProxy: config.trustProxy,
-    routeTemplate: createRouteTemplate(appRouter._def.procedures),
+    routeTemplate: createRouteTemplate(appRouter._def.procedures, [EVENTS_PATH]),
   });
   // Standalone, the port is taken before anything else: a second start on it fails at once.
   let port = serveThrough ? 0 : await server.listen(config.host, config.port);

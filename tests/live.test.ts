@@ -331,6 +331,17 @@ describe('GET /patients/events and patient.onChange', () => {
     expect(sub.got).toEqual([]);
   });
 
+  it('a write made the moment a stream opens (each time on an idle feed) is delivered: the subscription is in place before the 200', async () => {
+    for (let round = 0; round < 30; round++) {
+      const stream = await openStream(t.baseUrl);
+      await connected(stream);
+      const id = await create(t, `OPEN${round}`);
+      await vi.waitFor(() => expect(stream.events.map((e) => e.id)).toEqual([id]), WAIT);
+      stream.close();
+      await vi.waitFor(() => expect(stream.ended).toBe(true), WAIT);
+    }
+  });
+
   it('an id past the largest record id is refused like ?id=0, not answered with a stream that then breaks', async () => {
     // patient_id is an int column: the replay's `patient_id = 9999999999` must never reach PostgreSQL.
     const res = await openStream(t.baseUrl, '?id=9999999999&lastEventId=0');

@@ -20,22 +20,34 @@ export interface ChangeStreamOptions {
   signal: AbortSignal;
   /** Drops the subscriber's connection (it fell too far behind; it resumes by event id). */
   onOverflow?: () => void;
+  /** Heartbeat (`null`) after this long without an event. */
+  heartbeatMs?: number;
 }
 
 /**
- * A resource's live changes for one subscriber (the tRPC subscription and the REST event stream
- * alike): from the thread's change feed (live/feed.ts). With AUDIT_READS, each event sent is
- * recorded as a read of its record. Ends quietly when the subscriber is dropped for being slow.
+ * Opens a resource's live changes for one subscriber (the tRPC subscription and the REST event
+ * stream alike), from the thread's change feed (live/feed.ts): resolves once the subscriber's
+ * position is fixed, so a client told "open" after that misses nothing. With AUDIT_READS, each
+ * event sent is recorded as a read of its record. Ends quietly when the subscriber is dropped for
+ * being slow. `null` items are heartbeats (`heartbeatMs`).
  */
-export async function* changesOf(ctx: Context, r: Resource, key: string, options: ChangeStreamOptions): AsyncGenerator<ChangeEvent> {
+export async function openChanges(
+  ctx: Context,
+  r: Resource,
+  key: string,
+  options: ChangeStreamOptions,
+): Promise<AsyncGenerator<ChangeEvent | null>> {
   if (!ctx.live) throw new Error('live updates are not available in this context');
+  const events = await ctx.live.feed(r, key).subscribe(options);
   const route = `${key}.onChange`;
-  try {
-    for await (const event of ctx.live.feed(r, key).subscribe(options)) {
-      ctx.recordRead?.({ route, patientIds: [event.id] });
-      yield event;
+  return (async function* () {
+    try {
+      for await (const event of events) {
+        if (event) ctx.recordRead?.({ route, patientIds: [event.id] });
+        yield event;
+      }
+    } catch (error) {
+      if (!(error instanceof SlowConsumerError)) throw error;
     }
-  } catch (error) {
-    if (!(error instanceof SlowConsumerError)) throw error;
-  }
+  })();
 }

@@ -10,7 +10,7 @@ import type { Audit, Row } from '../core/record-sql.ts';
 import { type DefinedResource, type Fields, INT_MAX } from '../core/resource.ts';
 import { type SearchValues, searchInput, searchOutput, searchToListQuery } from '../core/search-input.ts';
 import type { SqlClient } from '../db/sql-client.ts';
-import { type ChangeMessage, changesOf, eventIdParam } from './changes.ts';
+import { type ChangeMessage, eventIdParam, openChanges } from './changes.ts';
 import type { Context } from './context.ts';
 import { allHeaders, etagOf, type ListMeta, listHeaders, locationOf } from './rest-headers.ts';
 import { protectedProcedure as procedure, router } from './trpc.ts';
@@ -142,16 +142,19 @@ export function recordRouter<const F extends Fields, const One extends string>(
      */
     onChange: procedure
       .input(z.object({ id: z.number().int().positive().max(INT_MAX).optional(), lastEventId: eventIdParam.nullish() }).optional())
-      .subscription(async function* ({ ctx, input, signal }) {
-        const events = changesOf(ctx, r, noun.one, {
+      .subscription(async ({ ctx, input, signal }) => {
+        // Opened before tRPC tells the client the stream is open (it awaits this resolver first).
+        const events = await openChanges(ctx, r, noun.one, {
           after: input?.lastEventId ?? undefined,
           recordId: input?.id,
           signal: signal ?? new AbortController().signal,
           ...(ctx.disconnect ? { onOverflow: ctx.disconnect } : {}),
         });
-        for await (const event of events) {
-          yield tracked(String(event.eventId), JSON.parse(event.json) as ChangeMessage<One, Output>);
-        }
+        return (async function* () {
+          for await (const event of events) {
+            if (event) yield tracked(String(event.eventId), JSON.parse(event.json) as ChangeMessage<One, Output>);
+          }
+        })();
       }),
 
     list: procedure

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { changesOf, eventIdParam } from '../api/changes.ts';
+import { eventIdParam, openChanges } from '../api/changes.ts';
 import type { CreateContext } from '../api/context.ts';
 import { INT_MAX, type Resource } from '../core/resource.ts';
 import { apiError } from '../errors.ts';
+import type { ChangeEvent } from '../live/feed.ts';
 import { errorResponse, type HttpRequest, type HttpResponse, STREAM_HEADERS } from './types.ts';
 
 export interface EventsHandlerOptions {
@@ -36,7 +37,7 @@ const RETRY_MS = 1_000;
  * other patient routes, checked when the stream opens.
  */
 export function createEventsHandler({ resource, key, createContext, pingMs }: EventsHandlerOptions) {
-  return (request: HttpRequest): HttpResponse => {
+  return async (request: HttpRequest): Promise<HttpResponse> => {
     if (request.method !== 'GET') {
       return errorResponse(apiError('METHOD_NOT_SUPPORTED', 'Only GET is supported on the event stream'), { allow: 'GET' });
     }
@@ -55,53 +56,25 @@ export function createEventsHandler({ resource, key, createContext, pingMs }: Ev
       return errorResponse(apiError('BAD_REQUEST', 'Invalid event stream parameters', { issues }));
     }
     const after = fromHeader?.data ?? query.data.lastEventId;
-    const events = changesOf(ctx, resource, key, {
+    // The subscription is in place before the 200 goes out: a client that writes as soon as the
+    // stream opens sees that write.
+    const events = await openChanges(ctx, resource, key, {
       after,
       recordId: query.data.id,
       signal: request.signal,
       onOverflow: request.disconnect,
+      heartbeatMs: pingMs,
     });
     return {
       status: 200,
       headers: { 'content-type': 'text/event-stream; charset=utf-8', ...STREAM_HEADERS },
-      stream: withPings(events, pingMs, request.signal),
+      stream: frames(events),
     };
   };
 }
 
-/** The SSE frames: `retry`, then each event, with a ping comment whenever nothing was sent for `pingMs`. */
-async function* withPings(
-  events: AsyncGenerator<{ eventId: number; json: string }>,
-  pingMs: number,
-  signal: AbortSignal,
-): AsyncGenerator<string> {
+/** The SSE frames: `retry` first, then each event's frame (built once by the feed), `: ping` for a heartbeat. */
+async function* frames(events: AsyncGenerator<ChangeEvent | null>): AsyncGenerator<string> {
   yield `retry: ${RETRY_MS}\n: connected\n\n`;
-  const PING = Symbol('ping');
-  let timer: NodeJS.Timeout | undefined;
-  let pending = events.next();
-  try {
-    while (!signal.aborted) {
-      const next = await Promise.race([
-        pending,
-        new Promise<typeof PING>((resolve) => {
-          timer = setTimeout(() => resolve(PING), pingMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      if (next === PING) {
-        yield ': ping\n\n';
-        continue;
-      }
-      if (next.done) return;
-      yield `id: ${next.value.eventId}\ndata: ${next.value.json}\n\n`;
-      pending = events.next();
-    }
-  } finally {
-    clearTimeout(timer);
-    // The pending `next()` settles once the signal has woken the feed's subscriber.
-    void pending.then(
-      () => events.return(undefined),
-      () => undefined,
-    );
-  }
+  for await (const event of events) yield event ? event.frame : ': ping\n\n';
 }

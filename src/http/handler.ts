@@ -5,7 +5,7 @@ export interface Surfaces {
   rest: (req: HttpRequest) => Promise<HttpResponse>;
   docs: (method: string, path: string, headers: Record<string, string>) => HttpResponse;
   /** Event streams (REST live updates) by path. */
-  streams: ReadonlyMap<string, (req: HttpRequest) => HttpResponse>;
+  streams: ReadonlyMap<string, (req: HttpRequest) => Promise<HttpResponse>>;
 }
 
 /** Headers for every response that can carry patient data: never cached, never sniffed. */
@@ -19,7 +19,7 @@ export function createRequestHandler({ trpc, rest, docs, streams }: Surfaces) {
       return docs(req.method, path, req.headers);
     }
     const stream = streams.get(path);
-    const response = stream ? stream(req) : path === '/trpc' || path.startsWith('/trpc/') ? await trpc(req) : await rest(req);
+    const response = stream ? await stream(req) : path === '/trpc' || path.startsWith('/trpc/') ? await trpc(req) : await rest(req);
     Object.assign(response.headers, NO_STORE);
     return response;
   };

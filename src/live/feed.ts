@@ -28,7 +28,15 @@ export interface ChangeEvent {
   id: number;
   /** `{"eventId":…,"op":…,"id":…,"patient":{…}}` as PostgreSQL wrote it (no record once deleted). */
   json: string;
+  /** The Server-Sent Events frame (`id: …` and `data: …`), built once for every subscriber. */
+  frame: string;
 }
+
+const changeEvent = (row: EventRow): ChangeEvent => {
+  const eventId = Number(row.event_id);
+  const json = row.json as string;
+  return { eventId, id: row.record_id as number, json, frame: `id: ${eventId}\ndata: ${json}\n\n` };
+};
 
 export interface SubscribeOptions {
   /** Resume after this event id (events after it are replayed from the table, then live ones). */
@@ -37,6 +45,8 @@ export interface SubscribeOptions {
   recordId?: number | undefined;
   /** Ends the subscription. */
   signal?: AbortSignal;
+  /** Yield a `null` heartbeat whenever nothing was sent for this long. */
+  heartbeatMs?: number;
   /**
    * Called once when the subscriber fell `maxQueued` events behind: the transport disconnects it
    * (the client resumes by event id); the iteration then ends with SlowConsumerError.
@@ -45,8 +55,12 @@ export interface SubscribeOptions {
 }
 
 export interface ChangeFeed {
-  /** Events after `after` (or from now on), in event-id order, until the signal aborts or the feed closes. */
-  subscribe(options?: SubscribeOptions): AsyncGenerator<ChangeEvent, void, undefined>;
+  /**
+   * Registers a subscriber and resolves once its position is fixed: the events after `after` (or
+   * after now), in event-id order, until the signal aborts or the feed closes; `null` items are
+   * heartbeats (with `heartbeatMs`: nothing was sent for that long).
+   */
+  subscribe(options?: SubscribeOptions): Promise<AsyncGenerator<ChangeEvent | null, void, undefined>>;
   /** Something may have been written: read the table soon. */
   poke(): void;
   /** Ends every subscription (their iterations return) and stops reading. */
@@ -172,7 +186,7 @@ export function createChangeFeed(
         }
         gap = undefined;
         cursor = eventId;
-        deliver({ eventId, id: row.record_id as number, json: row.json as string });
+        deliver(changeEvent(row));
       }
     } catch (error) {
       // The database is away: the next poke or poll tries again from the same cursor.
@@ -237,53 +251,95 @@ export function createChangeFeed(
         recordId === undefined ? replaySql : replayOneSql,
         recordId === undefined ? [from, upTo, batch] : [from, upTo, recordId, batch],
       );
-      for (const row of rows) yield { eventId: Number(row.event_id), id: row.record_id as number, json: row.json as string };
+      for (const row of rows) yield changeEvent(row);
       if (rows.length < batch) return;
       from = Number(rows.at(-1)!.event_id);
     }
   }
 
   return {
-    async *subscribe({ after, recordId, signal, onOverflow } = {}) {
-      if (closed || signal?.aborted) return;
+    async subscribe({ after, recordId, signal, onOverflow, heartbeatMs } = {}) {
       const me: Subscriber = { recordId, queue: [], overflowed: false, onOverflow, wake: undefined };
-      const onAbort = () => me.wake?.();
-      signal?.addEventListener('abort', onAbort);
+      let heartbeat: NodeJS.Timeout | undefined;
+      let lastSent = Date.now();
+      let pingDue = false;
+      let left = false;
+      // Leaving is tied to the signal too: a subscription never iterated (its client went away
+      // before the stream started) must not stay registered.
+      const leave = () => {
+        if (left) return;
+        left = true;
+        clearInterval(heartbeat);
+        signal?.removeEventListener('abort', leave);
+        subscribers.delete(me);
+        if (subscribers.size === 0) stop();
+        me.wake?.();
+      };
+      if (closed || signal?.aborted) return (async function* () {})();
+      signal?.addEventListener('abort', leave);
       subscribers.add(me);
       try {
         await start();
-        // Everything after `after` up to the feed's position comes from the table; what the feed
-        // delivers meanwhile waits in the queue, and what was replayed already is skipped.
-        let last = after ?? (cursor as number);
-        if (after !== undefined && cursor !== undefined && after < cursor) {
-          const upTo = cursor;
-          await settled();
-          for await (const event of replay(after, upTo, recordId)) {
-            if (signal?.aborted || closed) return;
-            if (me.overflowed) break;
+      } catch (error) {
+        leave();
+        throw error;
+      }
+      // The subscription's position is fixed here, before the caller tells its client the stream
+      // is open: anything committed from now on reaches it.
+      const upTo = cursor as number;
+      const from = after ?? upTo;
+      if (heartbeatMs) {
+        heartbeat = setInterval(() => {
+          if (Date.now() - lastSent < heartbeatMs) return;
+          pingDue = true;
+          me.wake?.();
+        }, heartbeatMs / 2);
+        heartbeat.unref();
+      }
+      const live = () => !left && !closed && !signal?.aborted;
+      const sent = () => {
+        lastSent = Date.now();
+        pingDue = false;
+      };
+      return (async function* (): AsyncGenerator<ChangeEvent | null> {
+        try {
+          // Everything after `from` up to the feed's position comes from the table; what the feed
+          // delivers meanwhile waits in the queue, and what was replayed already is skipped.
+          let last = from;
+          if (from < upTo) {
+            await settled();
+            for await (const event of replay(from, upTo, recordId)) {
+              if (!live()) return;
+              if (me.overflowed) break;
+              last = event.eventId;
+              sent();
+              yield event;
+            }
+          }
+          while (live()) {
+            if (me.overflowed) throw new SlowConsumerError();
+            const event = me.queue.shift();
+            if (!event) {
+              if (pingDue) {
+                sent();
+                yield null;
+                continue;
+              }
+              await new Promise<void>((resolve) => {
+                me.wake = resolve;
+              });
+              me.wake = undefined;
+              continue;
+            }
+            if (event.eventId <= last) continue;
             last = event.eventId;
+            sent();
             yield event;
           }
+        } finally {
+          leave();
         }
-        while (!signal?.aborted && !closed) {
-          if (me.overflowed) throw new SlowConsumerError();
-          const event = me.queue.shift();
-          if (!event) {
-            await new Promise<void>((resolve) => {
-              me.wake = resolve;
-            });
-            me.wake = undefined;
-            continue;
-          }
-          if (event.eventId <= last) continue;
-          last = event.eventId;
-          yield event;
-        }
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-        subscribers.delete(me);
-        if (subscribers.size === 0) stop();
-      }
+      })();
     },
     poke() {
       if (cursor !== undefined && !closed) void read();

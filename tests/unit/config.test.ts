@@ -36,6 +36,7 @@ describe('parseConfig: defaults', () => {
       requestTimeoutMs: 10_000,
       coalesceReads: true,
       auditReads: false,
+      live: { pingMs: 5_000, maxQueued: 1_000, pollMs: 1_000 },
       workers: 1,
       apiTokens: [],
       trustProxy: 0,
@@ -70,6 +71,7 @@ describe('parseConfig: valid values', () => {
     ['STARTUP_DB_WAIT_MS=0 (no waiting)', { STARTUP_DB_WAIT_MS: '0' }, { startupDbWaitMs: 0 }],
     ['STARTUP_DB_WAIT_MS=""', { STARTUP_DB_WAIT_MS: '' }, { startupDbWaitMs: 10_000 }],
     ['REQUEST_TIMEOUT_MS', { REQUEST_TIMEOUT_MS: '1500' }, { requestTimeoutMs: 1500 }],
+    ['LIVE_*', { LIVE_PING_MS: '250', LIVE_MAX_QUEUED: '50', LIVE_POLL_MS: '100' }, { live: { pingMs: 250, maxQueued: 50, pollMs: 100 } }],
 
     // Strings.
     ['HOST', { HOST: '::' }, { host: '::' }],
@@ -216,6 +218,9 @@ describe('parseConfig: invalid values', () => {
     ['STARTUP_DB_WAIT_MS', '-5'],
     ['STARTUP_DB_WAIT_MS', '600001'],
     ['REQUEST_TIMEOUT_MS', '1.5'],
+    ['LIVE_PING_MS', '0'],
+    ['LIVE_MAX_QUEUED', '100001'],
+    ['LIVE_POLL_MS', 'SECRET-VALUE-123'],
     ['WORKERS', '65'],
     ['WORKERS', 'SECRET-VALUE-123'],
     ['TRUST_PROXY', 'SECRET-VALUE-123'],

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { appRouter } from '../../src/api/router.ts';
 import { createRouteTemplate } from '../../src/http/route-template.ts';
 
-const template = createRouteTemplate(appRouter._def.procedures);
+const template = createRouteTemplate(appRouter._def.procedures, ['/patients/events']);
 
 describe('createRouteTemplate', () => {
   it.each([
@@ -17,6 +17,8 @@ describe('createRouteTemplate', () => {
     ['/patients/42/', '/patients/:id'],
     ['/patients/42/history', '/patients/:id/history'],
     ['/patients/42/history/1', '*'],
+    ['/patients/events', '/patients/events'],
+    ['/patients/events/', '/patients/:id'],
     ['/health', '/health'],
     ['/openapi.json', '/openapi.json'],
     ['/docs', '/docs'],
