@@ -8,7 +8,8 @@
  *   npm run bench:live -- --subscribers 10,500 --writes 100 --interval-ms 20 --cross 0
  *
  * Options: --subscribers 1,100,1000  --memory 2000 (one more point, 0: none)  --cross 100 (subscribers
- *          of the cross-instance case, 0: none)  --writes 200  --interval-ms 10  --workers 1
+ *          of the cross-instance case, 0: none)  --writes 200  --warmup 20 (unmeasured writes first)
+ *          --interval-ms 10  --workers 1
  *          --env KEY=VALUE (for the service; repeatable)
  * Env: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres; a database
  * hm_bench_<pid> is created there and dropped at the end).
@@ -17,11 +18,17 @@
  * socket minus the time the write's 201 arrived at the writer. The subscribers are raw TCP clients
  * (node:net, an HTTP/1.1 request, the chunked body and the SSE frames parsed by hand) in a thread
  * of their own, so reading thousands of frames does not delay the writer's clock; both threads
- * read the same clock (performance.timeOrigin + performance.now()). A negative latency is an event
+ * read the same clock (the process' monotonic clock, process.hrtime). A negative latency is an event
  * that arrived before the writer saw its 201.
- * Before each measured run one unmeasured write must reach every subscriber (every stream is then
- * past its start-up); lost = (write, subscriber) pairs whose event never arrived, dup = events a
- * subscriber got more than once; both must be 0.
+ * Before each measured run come --warmup unmeasured writes at the same pace, the last of which must
+ * reach every subscriber (every stream is then past its start-up). lost = (write, subscriber) pairs
+ * of the measured writes whose event never arrived at a subscriber that had connected; dup = events
+ * a subscriber got more than once (warm-up included); both must be 0. Subscribers that could not
+ * connect (EMFILE, say) are named in the notes and left out.
+ * writes/s: the pace the writer achieved (below 1000/interval when the service could not keep up:
+ * each write waits for the previous 201). CPU: cores used, from the first measured write to the
+ * drain, by the service process and by this one (the subscribers and the writer); the machine's
+ * other consumer is PostgreSQL.
  * RSS: the service's VmRSS sampled every 20 ms, its peak while the case ran (subscribers connected,
  * writes, drain), next to the VmRSS it had just before the subscribers connected.
  * The cross-instance case runs two service processes on the same database: subscribers on B,
@@ -37,8 +44,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
-/** One clock for both threads (performance.now() alone counts from each thread's own start). */
-const now = () => performance.timeOrigin + performance.now();
+/**
+ * One clock for both threads, in ms: the process' monotonic clock. (performance.now() counts from
+ * each thread's own start, and performance.timeOrigin of two threads can disagree by a millisecond.)
+ */
+const now = () => Number(process.hrtime.bigint()) / 1e6;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------
@@ -68,8 +78,10 @@ interface CaseResult {
   duplicates: number;
   /** Events that arrived after one with a higher event id (must be 0 too). */
   outOfOrder: number;
-  /** Subscribers whose connection ended or failed during the run. */
+  /** Subscribers whose connection ended during the run (after it had opened). */
   dropped: number;
+  /** What went wrong on the subscribers' side (a frame whose `id:` differs from its eventId, a socket error). */
+  errors: string[];
   drainMs: number;
 }
 
@@ -216,21 +228,22 @@ function subscriberThread() {
       reply({ type: 'opened', connected: subs.filter((s) => s.connected && !s.ended).length, errors, ms: now() - started });
     } else if (m.type === 'warm') {
       const started = now();
-      await until(() => subs.every((s) => s.got.has(m.recordId) || s.ended), m.timeoutMs);
+      await until(() => subs.every((s) => s.got.has(m.recordId) || s.ended || !s.connected), m.timeoutMs);
       const ok = subs.filter((s) => s.got.has(m.recordId)).length;
-      for (const s of subs) {
-        s.got.clear();
-        s.duplicates = 0;
-        s.outOfOrder = 0;
-      }
+      // Only the latencies start afresh: duplicates and order count over the whole case.
+      for (const s of subs) s.got.clear();
       reply({ type: 'warmed', ok, ms: now() - started });
     } else if (m.type === 'collect') {
       const started = now();
-      await until(() => subs.every((s) => s.ended || m.writes.every((w) => s.got.has(w.recordId))), m.timeoutMs);
+      // Every write is a record of its own and nothing else is written meanwhile: a subscriber has
+      // them all once it holds as many records as there were writes.
+      await until(() => subs.every((s) => s.ended || !s.connected || s.got.size >= m.writes.length), m.timeoutMs);
       const drainMs = now() - started;
       const latencies: number[] = [];
       let lost = 0;
-      for (const s of subs) {
+      // Subscribers that never connected are reported by `open`, not counted here.
+      const live = subs.filter((s) => s.connected);
+      for (const s of live) {
         for (const w of m.writes) {
           const at = s.got.get(w.recordId);
           if (at === undefined) lost++;
@@ -241,9 +254,10 @@ function subscriberThread() {
       const result: CaseResult = {
         latencies,
         lost,
-        duplicates: subs.reduce((n, s) => n + s.duplicates, 0),
-        outOfOrder: subs.reduce((n, s) => n + s.outOfOrder, 0),
-        dropped: subs.filter((s) => s.ended).length,
+        duplicates: live.reduce((n, s) => n + s.duplicates, 0),
+        outOfOrder: live.reduce((n, s) => n + s.outOfOrder, 0),
+        dropped: live.filter((s) => s.ended).length,
+        errors: [...new Set(live.flatMap((s) => (s.error ? [s.error] : [])))],
         drainMs,
       };
       reply({ type: 'collected', result });
@@ -283,15 +297,21 @@ async function main() {
       /** Subscribers of the cross-instance case (on B, writes on A); 0: none. */
       cross: { type: 'string', default: '100' },
       writes: { type: 'string', default: '200' },
+      /** Unmeasured writes before each case's measured ones. */
+      warmup: { type: 'string', default: '20' },
       'interval-ms': { type: 'string', default: '10' },
       workers: { type: 'string', default: '1' },
       env: { type: 'string', multiple: true, default: [] },
     },
   });
-  const counts = args.subscribers!.split(',').map(Number).filter((n) => n > 0);
+  const counts = args
+    .subscribers!.split(',')
+    .map(Number)
+    .filter((n) => n > 0);
   const memoryPoint = Number(args.memory);
   const crossCount = Number(args.cross);
   const writes = Number(args.writes);
+  const warmups = Math.max(1, Number(args.warmup));
   const intervalMs = Number(args['interval-ms']);
   const workers = args.workers!;
   const extraEnv = Object.fromEntries((args.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
@@ -303,10 +323,14 @@ async function main() {
   if (soft < need) {
     if (hard >= need && !process.env.BENCH_LIVE_REEXEC) {
       // Node cannot raise its own limit: run again under a shell that does (children inherit it).
-      const r = spawnSync('sh', ['-c', `ulimit -n ${need} && exec "$0" "$@"`, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-        stdio: 'inherit',
-        env: { ...process.env, BENCH_LIVE_REEXEC: '1' },
-      });
+      const r = spawnSync(
+        'sh',
+        ['-c', `ulimit -n ${need} && exec "$0" "$@"`, process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+        {
+          stdio: 'inherit',
+          env: { ...process.env, BENCH_LIVE_REEXEC: '1' },
+        },
+      );
       process.exit(r.status ?? 1);
     }
     console.error(
@@ -335,7 +359,11 @@ async function main() {
       await client.end();
     }
   };
-  const env = (extra: Record<string, string>): NodeJS.ProcessEnv => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...extra });
+  const env = (extra: Record<string, string>): NodeJS.ProcessEnv => ({
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    ...extra,
+  });
   const logDir = mkdtempSync(join(tmpdir(), 'bench-live-'));
 
   const start = async (name: string): Promise<Running> => {
@@ -368,7 +396,9 @@ async function main() {
   };
 
   // The subscribers' thread, and a request/reply over its port (one request at a time).
-  const thread = new Worker(new URL(import.meta.url), { workerData: { subscribers: true } });
+  // Worker threads do not inherit the TypeScript loader (Node 20): the thread registers tsx, then loads this file.
+  const entry = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); });`;
+  const thread = new Worker(entry, { eval: true, workerData: { subscribers: true } });
   thread.unref();
   const ask = <T extends FromSubscribers['type']>(message: ToSubscribers, type: T) =>
     new Promise<Extract<FromSubscribers, { type: T }>>((resolve, reject) => {
@@ -421,15 +451,17 @@ async function main() {
     }
   };
 
-  interface Row {
-    name: string;
-    subscribers: number;
-    connected: number;
-    result?: CaseResult;
-    idleRss: number;
-    peakRss: number;
-    note: string;
-  }
+  /** `n` writes, one at a time, started every `intervalMs` (or at once when the previous one took longer). */
+  const paced = async (port: number, n: number) => {
+    const acks: { recordId: number; ackAt: number }[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const wait = t0 + i * intervalMs - performance.now();
+      if (wait > 0) await sleep(wait);
+      acks.push(await post(port));
+    }
+    return acks;
+  };
 
   /** One case: `count` subscribers on `subscribeTo`, `writes` writes on `writeTo`. */
   const runCase = async (name: string, count: number, subscribeTo: Running, writeTo: Running): Promise<Row> => {
@@ -441,29 +473,34 @@ async function main() {
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, vmRssMb(pid));
     }, 20);
-    const row: Row = { name, subscribers: count, connected: 0, idleRss, peakRss, note: '' };
+    const row: Row = { name, subscribers: count, connected: 0, idleRss, peakRss, writesPerSecond: 0, note: '' };
     try {
       const opened = await ask({ type: 'open', port: subscribeTo.port, count }, 'opened');
       row.connected = opened.connected;
       if (opened.errors.length > 0) row.note = `connect: ${opened.errors.join('; ')}`;
       if (opened.connected === 0) return row;
-      // Unmeasured: one write that every subscriber must get (each stream is then past its start).
-      const warm = await post(writeTo.port);
-      const warmed = await ask({ type: 'warm', recordId: warm.recordId, timeoutMs: 15_000 }, 'warmed');
+      // Unmeasured: warm-up writes at the same pace (JIT, pool connections), the last of which
+      // every subscriber must get (each stream is then past its start-up).
+      const warm = await paced(writeTo.port, warmups);
+      const warmed = await ask({ type: 'warm', recordId: warm.at(-1)!.recordId, timeoutMs: 30_000 }, 'warmed');
       if (warmed.ok < opened.connected) row.note += ` warm-up reached ${warmed.ok}/${opened.connected}`;
-      const acks: { recordId: number; ackAt: number }[] = [];
+      const cpuBefore = { service: cpuSeconds(pid), bench: process.cpuUsage() };
       const t0 = performance.now();
-      for (let i = 0; i < writes; i++) {
-        const wait = t0 + i * intervalMs - performance.now();
-        if (wait > 0) await sleep(wait);
-        acks.push(await post(writeTo.port));
-      }
+      const acks = await paced(writeTo.port, writes);
       const writeSeconds = (performance.now() - t0) / 1000;
-      const collected = await ask({ type: 'collect', writes: acks, timeoutMs: 15_000 }, 'collected');
+      const collected = await ask({ type: 'collect', writes: acks, timeoutMs: 30_000 }, 'collected');
+      const seconds = (performance.now() - t0) / 1000;
+      const bench = process.cpuUsage(cpuBefore.bench);
+      row.cpu = {
+        service: (cpuSeconds(pid) - cpuBefore.service) / seconds,
+        bench: (bench.user + bench.system) / 1e6 / seconds,
+      };
       row.result = collected.result;
+      row.writesPerSecond = writes / writeSeconds;
       row.note += ` ${writes} writes in ${writeSeconds.toFixed(1)} s, drained ${collected.result.drainMs.toFixed(0)} ms after the last`;
       if (collected.result.dropped > 0) row.note += `, ${collected.result.dropped} streams ended`;
       if (collected.result.outOfOrder > 0) row.note += `, ${collected.result.outOfOrder} out of order`;
+      if (collected.result.errors.length > 0) row.note += `, errors: ${collected.result.errors.join('; ')}`;
       return row;
     } finally {
       await ask({ type: 'close' }, 'closed');
@@ -476,7 +513,9 @@ async function main() {
   console.log(
     `bench:live: ${cpus().length} cores, node ${process.version}, service WORKERS=${workers}${Object.entries(extraEnv)
       .map(([k, v]) => ` ${k}=${v}`)
-      .join('')}, ${writes} writes every ${intervalMs} ms, subscribers ${[...counts, ...(memoryPoint > 0 ? [memoryPoint] : [])].join('/')}` +
+      .join(
+        '',
+      )}, ${writes} writes every ${intervalMs} ms, subscribers ${[...counts, ...(memoryPoint > 0 ? [memoryPoint] : [])].join('/')}` +
       `${crossCount > 0 ? `, cross-instance ${crossCount}` : ''}, open files limit ${fdLimits()[0]}`,
   );
   execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
@@ -514,24 +553,46 @@ async function main() {
     await sql(adminUrl, `drop database if exists ${dbName} with (force)`);
     rmSync(logDir, { recursive: true, force: true });
   }
-  console.log('\n| case | subscribers | connected | events | p50 ms | p99 ms | max ms | lost | dup | idle RSS MB | peak RSS MB | notes |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log(
+    '\n| case | subscribers | connected | events | p50 ms | p99 ms | max ms | lost | dup | writes/s | CPU service / bench (cores) | idle RSS MB | peak RSS MB | notes |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const row of rows) console.log(line(row));
 }
 
-function line(row: {
+interface Row {
   name: string;
   subscribers: number;
   connected: number;
   result?: CaseResult;
   idleRss: number;
   peakRss: number;
+  /** Writes acknowledged per second (the pace asked for, or less when the service could not keep it). */
+  writesPerSecond: number;
+  /** CPU used from the first measured write to the drain, in cores: the service process, this process. */
+  cpu?: { service: number; bench: number };
   note: string;
-}): string {
+}
+
+function line(row: Row): string {
   const r = row.result;
-  const q = (p: number) => (r && r.latencies.length > 0 ? r.latencies[Math.min(r.latencies.length - 1, Math.floor(r.latencies.length * p))]!.toFixed(2) : '—');
+  const q = (p: number) =>
+    r && r.latencies.length > 0 ? r.latencies[Math.min(r.latencies.length - 1, Math.floor(r.latencies.length * p))]!.toFixed(2) : '—';
   const max = r && r.latencies.length > 0 ? r.latencies.at(-1)!.toFixed(1) : '—';
-  return `| ${row.name} | ${row.subscribers} | ${row.connected} | ${r?.latencies.length ?? 0} | ${q(0.5)} | ${q(0.99)} | ${max} | ${r?.lost ?? '—'} | ${r?.duplicates ?? '—'} | ${row.idleRss.toFixed(0)} | ${row.peakRss.toFixed(0)} | ${row.note} |`;
+  const cpu = row.cpu ? `${row.cpu.service.toFixed(2)} / ${row.cpu.bench.toFixed(2)}` : '—';
+  return `| ${row.name} | ${row.subscribers} | ${row.connected} | ${r?.latencies.length ?? 0} | ${q(0.5)} | ${q(0.99)} | ${max} | ${r?.lost ?? '—'} | ${r?.duplicates ?? '—'} | ${row.writesPerSecond.toFixed(0)} | ${cpu} | ${row.idleRss.toFixed(0)} | ${row.peakRss.toFixed(0)} | ${row.note} |`;
+}
+
+/** CPU time (user + system, every thread) a process has used, in seconds. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
+  } catch {
+    return 0;
+  }
 }
 
 /** The soft and hard limits on open files of this process. */
