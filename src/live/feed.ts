@@ -126,6 +126,7 @@ export function createChangeFeed(
   const replaySql = eventsSql('id > ?::bigint and id <= ?::bigint');
   const replayOneSql = eventsSql(`id > ?::bigint and id <= ?::bigint and ${history.column} = ?`);
 
+  const liveBatch = Math.min(batch, maxQueued);
   const subscribers = new Set<Subscriber>();
   /** Last event id delivered (every id up to it is delivered or known never to exist); undefined while idle. */
   let cursor: number | undefined;
@@ -171,8 +172,10 @@ export function createChangeFeed(
     reading = true;
     let full = false;
     try {
-      const rows = await sql.query<EventRow>(liveSql, [cursor, batch]);
-      full = rows.length === batch;
+      // One read never delivers more than a subscriber may hold: a burst larger than that would
+      // drop every subscriber, however fast it reads.
+      const rows = await sql.query<EventRow>(liveSql, [cursor, liveBatch]);
+      full = rows.length === liveBatch;
       for (const row of rows) {
         if (row.event_id === null) break;
         const eventId = Number(row.event_id);

@@ -61,6 +61,7 @@ export function createLive({
       connect: newClient,
       channels: tables,
       onNotify: () => {
+        if (closed) return;
         pokeAll();
         channel.postMessage(null);
       },
@@ -70,6 +71,7 @@ export function createLive({
   // A burst of writes is one message. (On a PostgreSQL server the NOTIFY says it too, and reaches
   // other processes; this is what the embedded database has, and it is quicker in-process.)
   let announced = false;
+  let closed = false;
 
   return {
     feed(r, key) {
@@ -82,15 +84,18 @@ export function createLive({
       return feed;
     },
     changed() {
-      if (announced) return;
+      if (announced || closed) return;
       announced = true;
       setImmediate(() => {
         announced = false;
+        // A write that finished while the service was stopping: the channel is gone.
+        if (closed) return;
         pokeAll();
         channel.postMessage(null);
       });
     },
     async close() {
+      closed = true;
       for (const feed of feeds.values()) feed.close();
       channel.close();
       await listener?.close();

@@ -1,8 +1,11 @@
 import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 /** One `id:` + `data:` frame of an event stream. */
 export interface SseEvent {
   id: number;
+  /** When it was parsed (performance.now() of this process). */
+  at: number;
   data: { eventId: number; op: string; id: number; patient?: { patientID: string } & Record<string, unknown> };
 }
 
@@ -33,7 +36,7 @@ export interface SseClient {
   ended(): boolean;
   /** Resolves once the socket is closed (either side), with whether the body had ended cleanly. */
   closed: Promise<{ clean: boolean }>;
-  /** Resolves once the response head (and the `: connected` comment) arrived. */
+  /** Resolves once the stream said it is connected (`: connected`, or tRPC's `event: connected`). */
   connected: Promise<void>;
   /** Start reading a paused client. */
   resume(): void;
@@ -49,8 +52,10 @@ export function openSse(
   const comments: string[] = [];
   let status = 0;
   let head: Record<string, string> = {};
-  let raw = Buffer.alloc(0);
+  let raw: Buffer = Buffer.alloc(0);
   let headDone = false;
+  /** The CRLF after a chunk's data is still to come. */
+  let chunkEnd = false;
   let body = '';
   let ended = false;
   let onConnected!: () => void;
@@ -90,7 +95,14 @@ export function openSse(
       }
     }
     if (head['transfer-encoding'] === 'chunked') {
+      // A chunk's data is used as soon as it is all there: uWS sends the CRLF that closes a
+      // chunk only with the next one.
       for (;;) {
+        if (chunkEnd) {
+          if (raw.length < 2) break;
+          raw = raw.subarray(2);
+          chunkEnd = false;
+        }
         const eol = raw.indexOf('\r\n');
         if (eol < 0) break;
         const size = Number.parseInt(raw.subarray(0, eol).toString('latin1'), 16);
@@ -98,9 +110,10 @@ export function openSse(
           if (raw.length >= eol + 4) ended = true;
           break;
         }
-        if (raw.length < eol + 2 + size + 2) break;
+        if (raw.length < eol + 2 + size) break;
         body += raw.subarray(eol + 2, eol + 2 + size).toString('utf8');
-        raw = raw.subarray(eol + 2 + size + 2);
+        raw = raw.subarray(eol + 2 + size);
+        chunkEnd = true;
       }
     } else {
       body += raw.toString('utf8');
@@ -117,8 +130,10 @@ export function openSse(
           if (line === ': connected') onConnected();
         } else if (line.startsWith('id: ')) id = Number(line.slice(4));
         else if (line.startsWith('data: ')) data = line.slice(6);
+        // tRPC's stream says it is connected with an event of its own.
+        else if (line === 'event: connected') onConnected();
       }
-      if (id !== undefined && data !== undefined) events.push({ id, data: JSON.parse(data) as SseEvent['data'] });
+      if (id !== undefined && data !== undefined) events.push({ id, at: performance.now(), data: JSON.parse(data) as SseEvent['data'] });
     }
   };
   socket.on('data', (chunk: Buffer) => {
