@@ -141,6 +141,8 @@ export function createChangeFeed(
   let gap: { at: number; xmax: bigint } | undefined;
   let reading = false;
   let again = false;
+  /** Bumped whenever the feed stops: a read begun before cannot apply to a later start. */
+  let generation = 0;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -171,25 +173,32 @@ export function createChangeFeed(
     if (cursor === undefined || closed) return;
     reading = true;
     let full = false;
+    const began = generation;
     try {
       // One read never delivers more than a subscriber may hold: a burst larger than that would
       // drop every subscriber, however fast it reads.
       const rows = await sql.query<EventRow>(liveSql, [cursor, liveBatch]);
       full = rows.length === liveBatch;
-      for (const row of rows) {
-        if (row.event_id === null) break;
-        const eventId = Number(row.event_id);
-        if (eventId !== cursor + 1) {
-          // A gap: wait for the transactions that may still hold it, then consider it empty.
-          if (!gap || gap.at !== cursor + 1) {
-            gap = { at: cursor + 1, xmax: BigInt(row.xmax) };
-            break;
+      // The feed stopped (and maybe started again, elsewhere) while this read ran: its rows and
+      // its snapshot belong to the old position. Read again from the new one.
+      if (began !== generation) {
+        again = cursor !== undefined;
+      } else {
+        for (const row of rows) {
+          if (row.event_id === null) break;
+          const eventId = Number(row.event_id);
+          if (eventId !== cursor + 1) {
+            // A gap: wait for the transactions that may still hold it, then consider it empty.
+            if (!gap || gap.at !== cursor + 1) {
+              gap = { at: cursor + 1, xmax: BigInt(row.xmax) };
+              break;
+            }
+            if (BigInt(row.xmin) < gap.xmax) break;
           }
-          if (BigInt(row.xmin) < gap.xmax) break;
+          gap = undefined;
+          cursor = eventId;
+          deliver(changeEvent(row));
         }
-        gap = undefined;
-        cursor = eventId;
-        deliver(changeEvent(row));
       }
     } catch (error) {
       // The database is away: the next poke or poll tries again from the same cursor.
@@ -241,6 +250,7 @@ export function createChangeFeed(
   };
 
   const stop = () => {
+    generation++;
     cursor = undefined;
     startHorizon = undefined;
     gap = undefined;
