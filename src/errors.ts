@@ -57,6 +57,9 @@ export function apiError(code: keyof typeof STATUS, message: string, extra: Part
   return { code, status: STATUS[code], message, ...(headers ? { headers } : {}), ...extra };
 }
 
+/** A patient route without a valid bearer token (API_TOKENS set): every surface says it so. */
+export const MISSING_TOKEN_MESSAGE = 'Missing or invalid bearer token';
+
 export const INTERNAL = apiError('INTERNAL_SERVER_ERROR', 'Internal server error');
 const UNAVAILABLE = apiError('SERVICE_UNAVAILABLE', 'Database unavailable');
 

@@ -1,7 +1,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { OpenApiMeta } from 'trpc-to-openapi';
-import { toApiError } from '../errors.ts';
+import { MISSING_TOKEN_MESSAGE, toApiError } from '../errors.ts';
 import type { Context } from './context.ts';
 
 /** What the REST adapter needs to know about a request to build a procedure's REST headers. */
@@ -64,7 +64,7 @@ const t = initTRPC
  */
 const boundary = (authorize: boolean) =>
   t.middleware(async ({ ctx, next }) => {
-    if (authorize && !ctx.authorized) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid bearer token' });
+    if (authorize && !ctx.authorized) throw new TRPCError({ code: 'UNAUTHORIZED', message: MISSING_TOKEN_MESSAGE });
     const result = await next();
     if (result.ok) return result;
     const { error } = result;

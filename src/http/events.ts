@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { eventIdParam, openChanges } from '../api/changes.ts';
 import type { CreateContext } from '../api/context.ts';
 import { INT_MAX, type Resource } from '../core/resource.ts';
-import { apiError } from '../errors.ts';
+import { apiError, MISSING_TOKEN_MESSAGE } from '../errors.ts';
 import type { ChangeEvent } from '../live/feed.ts';
 import { errorResponse, type HttpRequest, type HttpResponse, STREAM_HEADERS } from './types.ts';
 
@@ -47,7 +47,7 @@ export function createEventsHandler({ resource, key, createContext, pingMs }: Ev
       results: 'values',
       disconnect: request.disconnect,
     });
-    if (!ctx.authorized) return errorResponse(apiError('UNAUTHORIZED', 'Missing or invalid bearer token'));
+    if (!ctx.authorized) return errorResponse(apiError('UNAUTHORIZED', MISSING_TOKEN_MESSAGE));
     const query = querySchema.safeParse(Object.fromEntries(new URLSearchParams(request.query)));
     const header = request.headers['last-event-id'];
     const fromHeader = header === undefined || header === '' ? undefined : eventIdParam.safeParse(header);

@@ -7,7 +7,7 @@ import {
   transformTRPCResponse,
 } from '@trpc/server/unstable-core-do-not-import';
 import type { Logger } from 'pino';
-import type { CreateContext } from '../api/context.ts';
+import type { CreateContext, RequestInfo } from '../api/context.ts';
 import type { AppRouter } from '../api/router.ts';
 import { JsonText } from '../core/json-text.ts';
 import { toApiError } from '../errors.ts';
@@ -47,14 +47,7 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize,
       req,
       router,
       maxBatchSize,
-      createContext: () =>
-        createContext({
-          requestId: request.requestId,
-          ...(request.requestIds ? { requestIds: request.requestIds } : {}),
-          authorization: request.headers.authorization,
-          results: 'json-text',
-          disconnect: request.disconnect,
-        }),
+      createContext: () => createContext(requestInfo(request)),
       responseMeta: ({ info, data, errors }) => {
         // Decided from what tRPC parsed, not from the raw URL: tRPC decodes the path and the query,
         // so `/trpc/a%2Cb?%62atch=1` is a batch of two however it is spelled.
@@ -94,6 +87,15 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize,
     return { status: response.status, headers, body: new Uint8Array(await response.arrayBuffer()) };
   };
 }
+
+/** What a tRPC call's context is made from: the request's ids and credentials; results as JSON text. */
+const requestInfo = (request: HttpRequest): RequestInfo => ({
+  requestId: request.requestId,
+  ...(request.requestIds ? { requestIds: request.requestIds } : {}),
+  authorization: request.headers.authorization,
+  results: 'json-text',
+  disconnect: request.disconnect,
+});
 
 /** The headers tRPC's fetch adapter sends with a JSON answer. */
 const TRPC_HEADERS = { vary: 'trpc-accept, accept', 'content-type': 'application/json' };
@@ -137,12 +139,7 @@ export function createQueryFastPath({ router, createContext, logger }: Pick<Trpc
   };
 
   async function answer(path: string, input: unknown, request: HttpRequest): Promise<HttpResponse> {
-    const ctx = createContext({
-      requestId: request.requestId,
-      ...(request.requestIds ? { requestIds: request.requestIds } : {}),
-      authorization: request.headers.authorization,
-      results: 'json-text',
-    });
+    const ctx = createContext(requestInfo(request));
     try {
       const data: unknown = await callProcedure({
         router,
