@@ -3,9 +3,11 @@
  * each run as one statement, and each caller still gets exactly the answer it would have had alone.
  */
 import { describe, expect, it } from 'vitest';
-import { createInsertGroups, createReadGroups, createUpdateGroups } from '../src/core/record-groups.ts';
+import type { ListQuery } from '../src/core/list-query.ts';
+import { listJson } from '../src/core/list-sql.ts';
+import { createInsertGroups, createPageGroups, createReadGroups, createUpdateGroups } from '../src/core/record-groups.ts';
 import { recordSql } from '../src/core/record-sql.ts';
-import { DatabaseBusyError } from '../src/db/errors.ts';
+import { DatabaseBusyError, DatabaseError } from '../src/db/errors.ts';
 import type { SqlClient } from '../src/db/sql-client.ts';
 import { patients } from '../src/patients/patient.fields.ts';
 import type { PatientDto, PatientInput } from '../src/patients/patient.schemas.ts';
@@ -337,5 +339,119 @@ describe('read batcher', () => {
     stuckInsert.open();
     await written;
     expect((await stored()).map((r) => r.patient_id)).toEqual(['Q-FIRST']);
+  });
+});
+
+describe('page batcher', () => {
+  /** 60 patients: ages and genders repeat, so sorts have ties and filters match a part. */
+  const seed = () =>
+    opened.tdb.query(
+      `insert into patients (patient_id, name, age, gender, medical_condition, last_visit)
+       select 'P-' || n, (array['Zoë','ana','Émilie','Bob'])[1 + n % 4] || ' ' || n, n % 7, (array['Male','Female','Other'])[1 + n % 3],
+              'c', date '2024-01-01' + n from generate_series(1, 60) as g(n)`,
+    );
+  const list = (over: Partial<ListQuery>): ListQuery => ({ where: [], sort: [], offset: 0, limit: 10, withTotal: true, ...over });
+  /** Different slices of three lists (one unsorted, one filtered and sorted, one searched), and slices past the end. */
+  const asked: ListQuery[] = [
+    ...[0, 10, 20, 50, 55, 60, 70].map((offset) => list({ offset })),
+    ...[0, 3, 9, 100].map((offset) =>
+      list({ offset, limit: 3, where: [{ op: 'in', field: 'gender', values: ['Female'] }], sort: [{ field: 'age', desc: true }] }),
+    ),
+    ...[0, 5, 15].map((offset) => list({ offset, limit: 5, q: 'zoë', sort: [{ field: 'name', desc: false }] })),
+    list({ offset: 4, limit: 4, withTotal: false }),
+    list({ offset: 8, limit: 4, withTotal: false }),
+  ];
+  /** Each page as it is alone: one statement per page, one after the other. */
+  const alone = async (queries: ListQuery[]) => {
+    const results = [];
+    for (const q of queries) results.push(await listJson(opened.db.sql, patients, q));
+    return results;
+  };
+
+  it('concurrent pages of the same lists: fewer statements than pages, each answer the one it has alone', async () => {
+    await seed();
+    const expected = await alone(asked);
+    const { client, statements } = counting(opened.db.sql);
+    const pages = createPageGroups(client, patients);
+    const answers = await Promise.all(asked.map((q) => pages.page(q)));
+
+    expect(answers).toEqual(expected);
+    // Each list's first page alone, then the pages that waited for it, together: one per list.
+    expect(statements.length).toBeLessThan(asked.length);
+    expect(statements.filter((s) => s.includes('unnest(')).length).toBeGreaterThan(0);
+    // The answers mean something: the first unsorted page is ids 1..10 of 60, the filter matched 20.
+    expect(JSON.parse(answers[0]!.json).map((p: PatientDto) => p.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(answers[0]!.total).toBe(60);
+    expect(answers[7]!.total).toBe(20);
+    expect(answers[6]).toEqual({ json: '[]', returned: 0, total: 60 });
+    expect(answers[14]).toEqual(expect.not.objectContaining({ total: expect.anything() }));
+  });
+
+  it('a page never joins a statement already sent: it sees a write acknowledged before it was asked', async () => {
+    await seed();
+    let read!: () => void;
+    const hasRead = new Promise<void>((resolve) => (read = resolve));
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let held = false;
+    const client: SqlClient = {
+      maxWaitMs: 10_000,
+      async query<R>(text: string, params?: readonly unknown[]) {
+        const rows = await opened.db.sql.query<R>(text, params);
+        if (!held) {
+          held = true;
+          read();
+          await gate;
+        }
+        return rows;
+      },
+    };
+    const pages = createPageGroups(client, patients);
+    const before = pages.page(list({ offset: 0, limit: 2 }));
+    await hasRead;
+    await opened.tdb.query("update patients set name = 'Changed' where id in (1, 3)");
+    const after = [pages.page(list({ offset: 0, limit: 2 })), pages.page(list({ offset: 2, limit: 2 }))];
+    open();
+    expect(JSON.parse((await before).json).map((p: PatientDto) => p.name)).toEqual(['ana 1', 'Émilie 2']);
+    const [first, second] = await Promise.all(after);
+    expect(JSON.parse(first!.json).map((p: PatientDto) => p.name)).toEqual(['Changed', 'Émilie 2']);
+    expect(JSON.parse(second!.json).map((p: PatientDto) => p.name)).toEqual(['Changed', 'Zoë 4']);
+  });
+
+  it('a grouped statement the database refuses (a timeout, say) is answered page by page, each page its own answer', async () => {
+    await seed();
+    const expected = await alone(asked);
+    const statements: string[] = [];
+    const client: SqlClient = {
+      maxWaitMs: 10_000,
+      async query<R>(text: string, params?: readonly unknown[]) {
+        statements.push(text);
+        // What PostgreSQL says when statement_timeout cancels a statement.
+        if (text.includes('unnest(')) throw new DatabaseError('57014');
+        return opened.db.sql.query<R>(text, params);
+      },
+    };
+    const pages = createPageGroups(client, patients);
+    expect(await Promise.all(asked.map((q) => pages.page(q)))).toEqual(expected);
+    expect(statements.some((s) => s.includes('unnest('))).toBe(true);
+  });
+
+  it('a page that would fail alone never joins a group, and unlimited lists run alone', async () => {
+    await seed();
+    const { client, statements } = counting(opened.db.sql);
+    const pages = createPageGroups(client, patients);
+    const huge = list({ offset: Number.MAX_SAFE_INTEGER + 2 });
+    const everything = list({ limit: null, withTotal: false });
+    const answers = await Promise.allSettled(
+      [list({}), huge, list({ offset: 10 }), everything, list({ offset: 20 })].map((q) => pages.page(q)),
+    );
+    expect(answers.map((a) => a.status)).toEqual(['fulfilled', expect.any(String), 'fulfilled', 'fulfilled', 'fulfilled']);
+    const [, , second, all, third] = answers.map((a) => (a.status === 'fulfilled' ? a.value : undefined));
+    expect(JSON.parse(second!.json)[0].id).toBe(11);
+    expect(JSON.parse(third!.json)[0].id).toBe(21);
+    expect(all!.returned).toBe(60);
+    const grouped = statements.filter((s) => s.includes('unnest('));
+    expect(grouped).toHaveLength(1); // pages 2 and 3; the huge offset and the unlimited list each alone
+    expect(statements).toHaveLength(4);
   });
 });

@@ -5,7 +5,7 @@
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listRows } from '../src/core/list-sql.ts';
+import { listJson } from '../src/core/list-sql.ts';
 import { type Database, openDatabase } from '../src/db/database.ts';
 import { DatabaseBusyError } from '../src/db/errors.ts';
 import { createSerialQueue } from '../src/db/group-queue.ts';
@@ -96,16 +96,20 @@ describe('prepared statements', () => {
     await opened.db.sql.query(
       "insert into patients (patient_id, name, age, gender, medical_condition, last_visit) select 'L' || n, 'n' || n, n, 'Other', 'c', '2024-01-01' from generate_series(1, 5) as g(n)",
     );
-    const list = (ids: number[]) =>
-      listRows<{ id: number }>(opened.db.sql, patients, {
-        where: [{ op: 'in', field: 'id', values: ids }],
-        sort: [],
-        offset: 0,
-        limit: null,
-        withTotal: false,
-      });
-    expect((await list([2, 4])).items.map((p) => p.id)).toEqual([2, 4]);
-    expect((await list([1, 3, 5])).items.map((p) => p.id)).toEqual([1, 3, 5]);
+    const list = async (ids: number[]) =>
+      JSON.parse(
+        (
+          await listJson(opened.db.sql, patients, {
+            where: [{ op: 'in', field: 'id', values: ids }],
+            sort: [],
+            offset: 0,
+            limit: null,
+            withTotal: false,
+          })
+        ).json,
+      ) as { id: number }[];
+    expect((await list([2, 4])).map((p) => p.id)).toEqual([2, 4]);
+    expect((await list([1, 3, 5])).map((p) => p.id)).toEqual([1, 3, 5]);
     if (opened.tdb.kind === 'postgres') {
       const named = await opened.db.sql.query<{ n: number }>(
         "select count(*)::int as n from pg_prepared_statements where statement like '%= any($1)%' and statement not like '%pg_prepared_statements%' and ?::int > 0",

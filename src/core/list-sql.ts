@@ -105,30 +105,10 @@ export function sliceSql(page: Fragment, { limit, offset }: { limit: number | nu
 }
 
 /** The page's statement, and its where clause (for the count). */
-export function pageSql(r: Resource, query: ListQuery, columns = r.select): Fragment & { where: Fragment } {
-  const where = whereSql(r, query);
-  const page = sliceSql({ sql: `select ${columns} from ${r.table}${where.sql}${orderSql(r, query)}`, bindings: where.bindings }, query);
+export function pageSql(r: Resource, query: ListQuery, columns = r.select, shape = pageShape(r, query)): Fragment & { where: Fragment } {
+  const { where } = shape;
+  const page = sliceSql({ sql: `select ${columns} from ${r.table}${where.sql}${shape.order}`, bindings: where.bindings }, query);
   return { ...page, where };
-}
-
-/** The number of matches before slicing, counting only when the page does not already tell. */
-async function totalOf(db: SqlClient, r: Resource, query: ListQuery, where: Fragment, returned: number): Promise<number> {
-  if (query.offset === 0 && (query.limit === null || returned < query.limit)) return returned;
-  const [row] = await db.query<{ total: number }>(`select count(*)::int as total from ${r.table}${where.sql}`, where.bindings);
-  return row?.total ?? 0;
-}
-
-export interface ListResult<T> {
-  items: T[];
-  /** Number of matches before slicing (only when `withTotal`). */
-  total?: number;
-}
-
-export async function listRows<T>(db: SqlClient, r: Resource, query: ListQuery): Promise<ListResult<T>> {
-  const { sql, bindings, where } = pageSql(r, query);
-  const items = await db.query<T>(sql, bindings);
-  if (!query.withTotal) return { items };
-  return { items, total: await totalOf(db, r, query, where, items.length) };
 }
 
 export interface JsonListResult {
@@ -143,8 +123,8 @@ export interface JsonListResult {
  * The same page, serialised by PostgreSQL: no row objects, no validation, no `JSON.stringify` in
  * the service for large lists. The descriptor's select list is the whitelist of keys.
  */
-export async function listJson(db: SqlClient, r: Resource, query: ListQuery): Promise<JsonListResult> {
-  const { sql, bindings, where } = pageSql(r, query, r.selectForJson);
+export async function listJson(db: SqlClient, r: Resource, query: ListQuery, shape = pageShape(r, query)): Promise<JsonListResult> {
+  const { sql, bindings, where } = pageSql(r, query, r.selectForJson, shape);
   if (!query.withTotal) {
     const [row] = await db.query<{ json: string; n: number }>(
       `select coalesce(json_agg(page), '[]')::text as json, count(*)::int as n from (${sql}) as page`,
@@ -163,4 +143,47 @@ export async function listJson(db: SqlClient, r: Resource, query: ListQuery): Pr
     [...(firstPage ? [query.limit] : []), ...where.bindings, ...bindings],
   );
   return { json: row?.json ?? '[]', returned: row?.n ?? 0, total: row?.total ?? 0 };
+}
+
+/**
+ * What the pages of one list share: everything but the slice. Queries with the same key differ
+ * only in `limit` and `offset`, and can be answered by one statement (listJsonGroup).
+ */
+export interface PageShape {
+  key: string;
+  where: Fragment;
+  order: string;
+  withTotal: boolean;
+}
+
+export function pageShape(r: Resource, query: ListQuery): PageShape {
+  const where = whereSql(r, query);
+  const order = orderSql(r, query);
+  return { key: `${query.withTotal}|${where.sql}|${order}|${JSON.stringify(where.bindings)}`, where, order, withTotal: query.withTotal };
+}
+
+export interface Slice {
+  limit: number | null;
+  offset: number;
+}
+
+/**
+ * Several pages of one shape in one statement, one answer per slice, in order: each page is the
+ * lateral subquery that `listJson` would run alone (same filter, order and slice), and the total
+ * is counted once (an uncorrelated subquery: PostgreSQL evaluates it once per statement).
+ */
+export async function listJsonGroup(db: SqlClient, r: Resource, shape: PageShape, slices: readonly Slice[]): Promise<JsonListResult[]> {
+  const { where, order, withTotal } = shape;
+  // The select list comes first in the text, so the count's bindings go first.
+  const rows = await db.query<{ json: string; n: number; total: number | null }>(
+    `select p.json, p.n, ${withTotal ? `(select count(*) from ${r.table}${where.sql})::int` : 'null::int'} as total
+     from unnest(?::bigint[], ?::bigint[]) with ordinality as g(lim, off, i)
+     cross join lateral (
+       select coalesce(json_agg(page), '[]')::text as json, count(*)::int as n
+       from (select ${r.selectForJson} from ${r.table}${where.sql}${order} limit g.lim offset g.off) as page
+     ) as p
+     order by g.i`,
+    [...(withTotal ? where.bindings : []), slices.map((s) => s.limit), slices.map((s) => s.offset), ...where.bindings],
+  );
+  return rows.map((row) => ({ json: row.json, returned: row.n, ...(withTotal ? { total: row.total ?? 0 } : {}) }));
 }

@@ -1,7 +1,10 @@
-import { isConstraintViolation } from '../db/errors.ts';
+import { DatabaseError, isConstraintViolation } from '../db/errors.ts';
 import { createGroupQueue, type Waiting } from '../db/group-queue.ts';
 import type { SqlClient } from '../db/sql-client.ts';
+import type { ListQuery } from './list-query.ts';
+import { type JsonListResult, listJson, listJsonGroup, type PageShape, pageShape } from './list-sql.ts';
 import { type Audit, type Change, definedOnly, type RecordSql, type Row } from './record-sql.ts';
+import type { Resource } from './resource.ts';
 
 /**
  * Statement grouping: writes and reads by id that arrive together share one statement (one round
@@ -208,5 +211,101 @@ function nextGroupSize(uniqueFields: readonly string[]) {
     if (changesUnique(queue[0]!)) return 1;
     const clash = queue.findIndex(changesUnique);
     return Math.min(MAX_GROUP, clash === -1 ? queue.length : clash);
+  };
+}
+
+/**
+ * Pages of one list arriving together are answered by one statement ("group page").
+ *
+ * Lists that differ only in their slice (`_page`, `_start`/`_end`, `offset`/`limit`) share a
+ * shape: the same filter, search and order (list-sql.ts, pageShape). Per shape, one statement is
+ * in flight at a time; the pages asked for meanwhile are answered together by the next one, each
+ * page the same lateral subquery it would have been alone and the total counted once. A page
+ * that arrives while none of its shape is in flight runs at once, alone (listJson), as does every
+ * page of a shape no other request shares. A page never joins a statement already sent, so it
+ * sees every write acknowledged before it arrived.
+ *
+ * Each page gets exactly the answer it would have had alone: when a grouped statement fails with
+ * a database error (a statement timeout, say: a group does the work of all its pages), each of
+ * its pages runs again alone, and a page that could fail on its own (a slice beyond what the
+ * database's bigint holds) never joins a group. Groups are bounded in pages and in rows.
+ */
+export interface PageGroups {
+  page(query: ListQuery): Promise<JsonListResult>;
+}
+
+interface WaitingPage extends Waiting<JsonListResult> {
+  query: ListQuery;
+  shape: PageShape;
+}
+
+/** Most pages in one statement, and most rows their slices may ask for together. */
+const MAX_PAGES = 32;
+const MAX_GROUP_ROWS = 2_000;
+
+/** Pages whose slices add up to at most MAX_GROUP_ROWS (at least one; an unlimited page alone). */
+const pagesGroupSize = (waiting: readonly WaitingPage[]) => {
+  let rows = 0;
+  let n = 0;
+  for (const w of waiting) {
+    if (n === MAX_PAGES) break;
+    rows += w.query.limit ?? Number.POSITIVE_INFINITY;
+    if (n > 0 && rows > MAX_GROUP_ROWS) break;
+    n++;
+  }
+  return n;
+};
+
+/** A slice every page of a group can bind: safe integers (an out-of-range one fails alone). */
+const groupable = (q: ListQuery) => Number.isSafeInteger(q.offset) && (q.limit === null || Number.isSafeInteger(q.limit));
+
+export function createPageGroups(sql: SqlClient, r: Resource): PageGroups {
+  const queues = new Map<string, (page: WaitingPage) => void>();
+
+  const runAlone = (w: WaitingPage) => listJson(sql, r, w.query, w.shape).then(w.resolve, w.reject);
+
+  const runTogether = async (group: WaitingPage[]) => {
+    let results: JsonListResult[];
+    try {
+      results = await listJsonGroup(
+        sql,
+        r,
+        group[0]!.shape,
+        group.map((w) => w.query),
+      );
+    } catch (error) {
+      if (error instanceof DatabaseError) await Promise.all(group.map(runAlone));
+      else for (const w of group) w.reject(error);
+      return;
+    }
+    group.forEach((w, i) => {
+      const result = results[i];
+      if (result) w.resolve(result);
+      else w.reject(new Error('group page returned no row for this page'));
+    });
+  };
+
+  const queueFor = (key: string) => {
+    let push = queues.get(key);
+    if (!push) {
+      const created = createGroupQueue<WaitingPage>((group) => (group.length === 1 ? runAlone(group[0]!) : runTogether(group)), {
+        groupSize: pagesGroupSize,
+        maxWaitMs: sql.maxWaitMs,
+        onIdle: () => {
+          if (queues.get(key) === created) queues.delete(key);
+        },
+      });
+      queues.set(key, created);
+      push = created;
+    }
+    return push;
+  };
+
+  return {
+    page(query) {
+      const shape = pageShape(r, query);
+      if (!groupable(query)) return listJson(sql, r, query, shape);
+      return new Promise((resolve, reject) => queueFor(shape.key)({ query, shape, resolve, reject }));
+    },
   };
 }

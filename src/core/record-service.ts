@@ -3,8 +3,8 @@ import type { SqlClient } from '../db/sql-client.ts';
 import { ConflictError, NotFoundError, PreconditionFailedError } from './errors.ts';
 import { type HistoryEvent, type HistoryPage, historyJson, historyOf } from './history-sql.ts';
 import type { ListQuery } from './list-query.ts';
-import { type JsonListResult, type ListResult, listJson, listRows } from './list-sql.ts';
-import { createInsertGroups, createReadGroups, createUpdateGroups } from './record-groups.ts';
+import type { JsonListResult } from './list-sql.ts';
+import { createInsertGroups, createPageGroups, createReadGroups, createUpdateGroups } from './record-groups.ts';
 import { type Audit, type Change, type Row, recordSql } from './record-sql.ts';
 import type { Resource } from './resource.ts';
 
@@ -24,6 +24,7 @@ export function createRecordService<T extends Row, I extends Row>(db: SqlClient,
   const reads = createReadGroups<T>(db, statements as unknown as ReturnType<typeof recordSql<T, Row>>, r.idName);
   const inserts = createInsertGroups(db, statements);
   const updates = createUpdateGroups(db, statements, r.uniqueNames);
+  const pages = createPageGroups(db, r);
   const notFound = () => new NotFoundError(r.name);
   const conflictMessage = `A ${r.name.toLowerCase()} with this ${r.uniqueNames.join(' or ')} already exists`;
 
@@ -50,14 +51,21 @@ export function createRecordService<T extends Row, I extends Row>(db: SqlClient,
   };
 
   return {
-    /** A page of rows, and the total when the query asks for it. */
-    list(query: ListQuery): Promise<ListResult<T>> {
-      return listRows<T>(db, r, query);
+    /**
+     * A page of records, and the total when the query asks for it: the page as PostgreSQL
+     * serialised it (the descriptor's keys and text forms), parsed.
+     */
+    async list(query: ListQuery): Promise<{ items: T[]; total?: number }> {
+      const { json, total } = await pages.page(query);
+      return { items: JSON.parse(json) as T[], ...(total !== undefined ? { total } : {}) };
     },
 
-    /** The same page as JSON text made by PostgreSQL (for transports that can send it as is). */
+    /**
+     * The same page as JSON text made by PostgreSQL (for transports that can send it as is),
+     * alone or grouped with the pages of the same list asked for at the same time (record-groups.ts).
+     */
     listJson(query: ListQuery): Promise<JsonListResult> {
-      return listJson(db, r, query);
+      return pages.page(query);
     },
 
     /** One read, alone or grouped with the reads by id arriving at the same time (record-groups.ts). */
