@@ -360,6 +360,13 @@ describe('page batcher', () => {
     ...[0, 5, 15].map((offset) => list({ offset, limit: 5, q: 'zoë', sort: [{ field: 'name', desc: false }] })),
     list({ offset: 4, limit: 4, withTotal: false }),
     list({ offset: 8, limit: 4, withTotal: false }),
+    // The same filter and order with other values: one statement text, other answers.
+    ...[['Male'], ['Other'], ['Male', 'Other'], ['Female']].flatMap((values) =>
+      [0, 6].map((offset) =>
+        list({ offset, limit: 6, where: [{ op: 'in', field: 'gender', values }], sort: [{ field: 'age', desc: true }] }),
+      ),
+    ),
+    ...['^b', '^z', 'MIL'].map((pattern) => list({ offset: 1, limit: 2, where: [{ op: 'regex', field: 'name', pattern }] })),
   ];
   /** Each page as it is alone: one statement per page, one after the other. */
   const alone = async (queries: ListQuery[]) => {
@@ -385,6 +392,25 @@ describe('page batcher', () => {
     expect(answers[7]!.total).toBe(20);
     expect(answers[6]).toEqual({ json: '[]', returned: 0, total: 60 });
     expect(answers[14]).toEqual(expect.not.objectContaining({ total: expect.anything() }));
+    expect(answers.slice(16, 24).map((a) => a.total)).toEqual([20, 20, 20, 20, 40, 40, 20, 20]);
+    expect(answers.slice(24).map((a) => JSON.parse(a.json).map((p: PatientDto) => p.name))).toEqual([
+      ['Bob 7', 'Bob 11'],
+      ['Zoë 8', 'Zoë 12'],
+      ['Émilie 6', 'Émilie 10'],
+    ]);
+  });
+
+  it("one page's bad value fails that page alone; the pages grouped with it get their answers", async () => {
+    await seed();
+    const regex = (pattern: string, offset = 0) => list({ offset, limit: 2, where: [{ op: 'regex', field: 'name', pattern }] });
+    const asking = [regex('^a'), regex('^b', 1), regex('(unclosed'), regex('^z', 2), regex('^a', 2)];
+    const expected = await alone([asking[0]!, asking[1]!, asking[3]!, asking[4]!]);
+    const { client, statements } = counting(opened.db.sql);
+    const pages = createPageGroups(client, patients);
+    const answers = await Promise.allSettled(asking.map((q) => pages.page(q)));
+    expect(answers[2]).toEqual({ status: 'rejected', reason: expect.objectContaining({ name: 'DatabaseError' }) });
+    expect([0, 1, 3, 4].map((i) => answers[i])).toEqual(expected.map((value) => ({ status: 'fulfilled', value })));
+    expect(statements.filter((s) => s.includes('union all'))).toHaveLength(1); // the group that failed, then each page alone
   });
 
   it('a page never joins a statement already sent: it sees a write acknowledged before it was asked', async () => {

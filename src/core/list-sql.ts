@@ -146,11 +146,13 @@ export async function listJson(db: SqlClient, r: Resource, query: ListQuery, sha
 }
 
 /**
- * What the pages of one list share: everything but the slice. Queries with the same key differ
- * only in `limit` and `offset`, and can be answered by one statement (listJsonGroup).
+ * What the pages of one list share: everything but the slice. Queries with the same `key` have
+ * the same statement text (filter, search and order written the same, values aside) and can be
+ * answered by one statement (listJsonGroup); `valuesKey` tells their bound values apart.
  */
 export interface PageShape {
   key: string;
+  valuesKey: string;
   where: Fragment;
   order: string;
   withTotal: boolean;
@@ -159,7 +161,13 @@ export interface PageShape {
 export function pageShape(r: Resource, query: ListQuery): PageShape {
   const where = whereSql(r, query);
   const order = orderSql(r, query);
-  return { key: `${query.withTotal}|${where.sql}|${order}|${JSON.stringify(where.bindings)}`, where, order, withTotal: query.withTotal };
+  return {
+    key: `${query.withTotal}|${where.sql}|${order}`,
+    valuesKey: JSON.stringify(where.bindings),
+    where,
+    order,
+    withTotal: query.withTotal,
+  };
 }
 
 export interface Slice {
@@ -167,23 +175,42 @@ export interface Slice {
   offset: number;
 }
 
+/** Pages of one shape and the same bound values: their filter's values, and each page's slice. */
+export interface PageSet {
+  where: Fragment;
+  slices: readonly Slice[];
+}
+
 /**
- * Several pages of one shape in one statement, one answer per slice, in order: each page is the
- * lateral subquery that `listJson` would run alone (same filter, order and slice), and the total
- * is counted once (an uncorrelated subquery: PostgreSQL evaluates it once per statement).
+ * Pages of one statement text in one statement, one answer per slice, in the order given (set by
+ * set, slice by slice). Each set of equal filter values is a branch of a `union all`: every page
+ * in it is the lateral subquery `listJson` would run alone (same filter, order and slice), and
+ * the branch's total is counted once (an uncorrelated subquery, which PostgreSQL evaluates once).
  */
-export async function listJsonGroup(db: SqlClient, r: Resource, shape: PageShape, slices: readonly Slice[]): Promise<JsonListResult[]> {
-  const { where, order, withTotal } = shape;
-  // The select list comes first in the text, so the count's bindings go first.
-  const rows = await db.query<{ json: string; n: number; total: number | null }>(
-    `select p.json, p.n, ${withTotal ? `(select count(*) from ${r.table}${where.sql})::int` : 'null::int'} as total
-     from unnest(?::bigint[], ?::bigint[]) with ordinality as g(lim, off, i)
+export async function listJsonGroup(db: SqlClient, r: Resource, shape: PageShape, sets: readonly PageSet[]): Promise<JsonListResult[]> {
+  const { order, withTotal } = shape;
+  const whereSql = shape.where.sql;
+  const branch = `select g.i, p.json, p.n, ${withTotal ? `(select count(*) from ${r.table}${whereSql})::int` : 'null::int'} as total
+     from unnest(?::int[], ?::bigint[], ?::bigint[]) as g(i, lim, off)
      cross join lateral (
        select coalesce(json_agg(page), '[]')::text as json, count(*)::int as n
-       from (select ${r.selectForJson} from ${r.table}${where.sql}${order} limit g.lim offset g.off) as page
-     ) as p
-     order by g.i`,
-    [...(withTotal ? where.bindings : []), slices.map((s) => s.limit), slices.map((s) => s.offset), ...where.bindings],
+       from (select ${r.selectForJson} from ${r.table}${whereSql}${order} limit g.lim offset g.off) as page
+     ) as p`;
+  const bindings: unknown[] = [];
+  let position = 0;
+  for (const { where, slices } of sets) {
+    // In the order of the text: the count's values (in the select list), the slices, the page's values.
+    if (withTotal) bindings.push(...where.bindings);
+    bindings.push(
+      slices.map(() => position++),
+      slices.map((s) => s.limit),
+      slices.map((s) => s.offset),
+      ...where.bindings,
+    );
+  }
+  const rows = await db.query<{ json: string; n: number; total: number | null }>(
+    `select json, n, total from (${sets.map(() => branch).join('\n     union all\n     ')}) as pages order by i`,
+    bindings,
   );
   return rows.map((row) => ({ json: row.json, returned: row.n, ...(withTotal ? { total: row.total ?? 0 } : {}) }));
 }

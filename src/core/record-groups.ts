@@ -217,18 +217,19 @@ function nextGroupSize(uniqueFields: readonly string[]) {
 /**
  * Pages of one list arriving together are answered by one statement ("group page").
  *
- * Lists that differ only in their slice (`_page`, `_start`/`_end`, `offset`/`limit`) share a
- * shape: the same filter, search and order (list-sql.ts, pageShape). Per shape, one statement is
- * in flight at a time; the pages asked for meanwhile are answered together by the next one, each
- * page the same lateral subquery it would have been alone and the total counted once. A page
- * that arrives while none of its shape is in flight runs at once, alone (listJson), as does every
- * page of a shape no other request shares. A page never joins a statement already sent, so it
- * sees every write acknowledged before it arrived.
+ * Lists that differ only in their slice (`_page`, `_start`/`_end`, `offset`/`limit`) or in the
+ * values of their filter (`gender=Male` and `gender=Female`) have one statement text (list-sql.ts,
+ * pageShape). Per text, one statement is in flight at a time; the pages asked for meanwhile are
+ * answered together by the next one, each page the same lateral subquery it would have been
+ * alone, and each filter's total counted once. A page that arrives while none of its text is in
+ * flight runs at once, alone (listJson), as does every page no other request shares. A page never
+ * joins a statement already sent, so it sees every write acknowledged before it arrived.
  *
  * Each page gets exactly the answer it would have had alone: when a grouped statement fails with
- * a database error (a statement timeout, say: a group does the work of all its pages), each of
- * its pages runs again alone, and a page that could fail on its own (a slice beyond what the
- * database's bigint holds) never joins a group. Groups are bounded in pages and in rows.
+ * a database error (a statement timeout, say: a group does the work of all its pages; or one
+ * page's own bad value), each of its pages runs again alone, and a page that could fail on its
+ * own because of its slice (beyond what the database's bigint holds) never joins a group. Groups
+ * are bounded in pages, in rows and in distinct filter values.
  */
 export interface PageGroups {
   page(query: ListQuery): Promise<JsonListResult>;
@@ -239,18 +240,24 @@ interface WaitingPage extends Waiting<JsonListResult> {
   shape: PageShape;
 }
 
-/** Most pages in one statement, and most rows their slices may ask for together. */
+/** Most pages in one statement, most rows their slices may ask for together, most filter values (union branches). */
 const MAX_PAGES = 32;
 const MAX_GROUP_ROWS = 2_000;
+const MAX_VALUE_SETS = 4;
 
-/** Pages whose slices add up to at most MAX_GROUP_ROWS (at least one; an unlimited page alone). */
+/**
+ * The oldest waiting pages, as long as their slices add up to at most MAX_GROUP_ROWS and they
+ * have at most MAX_VALUE_SETS different filter values (at least one page; an unlimited page alone).
+ */
 const pagesGroupSize = (waiting: readonly WaitingPage[]) => {
   let rows = 0;
   let n = 0;
+  const values = new Set<string>();
   for (const w of waiting) {
     if (n === MAX_PAGES) break;
     rows += w.query.limit ?? Number.POSITIVE_INFINITY;
-    if (n > 0 && rows > MAX_GROUP_ROWS) break;
+    values.add(w.shape.valuesKey);
+    if (n > 0 && (rows > MAX_GROUP_ROWS || values.size > MAX_VALUE_SETS)) break;
     n++;
   }
   return n;
@@ -265,20 +272,28 @@ export function createPageGroups(sql: SqlClient, r: Resource): PageGroups {
   const runAlone = (w: WaitingPage) => listJson(sql, r, w.query, w.shape).then(w.resolve, w.reject);
 
   const runTogether = async (group: WaitingPage[]) => {
+    // The pages by filter values, in order of first appearance; answers come back in that order.
+    const sets = new Map<string, WaitingPage[]>();
+    for (const w of group) {
+      const set = sets.get(w.shape.valuesKey);
+      if (set) set.push(w);
+      else sets.set(w.shape.valuesKey, [w]);
+    }
+    const ordered = [...sets.values()];
     let results: JsonListResult[];
     try {
       results = await listJsonGroup(
         sql,
         r,
         group[0]!.shape,
-        group.map((w) => w.query),
+        ordered.map((pages) => ({ where: pages[0]!.shape.where, slices: pages.map((w) => w.query) })),
       );
     } catch (error) {
       if (error instanceof DatabaseError) await Promise.all(group.map(runAlone));
       else for (const w of group) w.reject(error);
       return;
     }
-    group.forEach((w, i) => {
+    ordered.flat().forEach((w, i) => {
       const result = results[i];
       if (result) w.resolve(result);
       else w.reject(new Error('group page returned no row for this page'));
