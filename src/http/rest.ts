@@ -1,6 +1,20 @@
 import { TRPCError } from '@trpc/server';
+import { callProcedure } from '@trpc/server/unstable-core-do-not-import';
 import type { Logger } from 'pino';
-import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
+import {
+  coerceSchema,
+  createOpenApiNodeHttpHandler,
+  forEachOpenApiProcedure,
+  getInputOutputParsers,
+  getPathRegExp,
+  instanceofZodTypeLikeVoid,
+  instanceofZodTypeObject,
+  instanceofZodTypeOptional,
+  normalizePath,
+  unwrapZodType,
+  zodSupportsCoerce,
+} from 'trpc-to-openapi';
+import { ZodArray } from 'zod';
 import type { Context, CreateContext } from '../api/context.ts';
 import type { AppRouter } from '../api/router.ts';
 import type { RestMeta, RestRequest } from '../api/trpc.ts';
@@ -16,6 +30,8 @@ export interface RestHandlerOptions {
   logger: Logger;
   /** Proxy hops trusted about the public scheme and host (config.trustProxy). */
   trustProxy: number;
+  /** Answer GET requests without trpc-to-openapi's per-request scaffolding (see `createRestQueryFastPath`); default true. */
+  fastQueries?: boolean;
 }
 
 /**
@@ -25,8 +41,9 @@ export interface RestHandlerOptions {
  * procedure returned or threw: the status and headers its `meta.rest` asks for, a JsonText body
  * as it is, an error from the error table (src/errors.ts).
  */
-export function createRestHandler({ router, createContext, logger, trustProxy }: RestHandlerOptions) {
+export function createRestHandler({ router, createContext, logger, trustProxy, fastQueries = true }: RestHandlerOptions) {
   const restMeta = collectRestMeta(router);
+  const fast = fastQueries ? createRestQueryFastPath({ router, createContext, logger, trustProxy }) : undefined;
   /** The adapter request of each context (responseMeta gets the context, not the request). */
   const requests = new WeakMap<Context, AdapterRequest>();
   const handle = createOpenApiNodeHttpHandler({
@@ -50,21 +67,18 @@ export function createRestHandler({ router, createContext, logger, trustProxy }:
       const path = paths?.[0];
       // trpc-to-openapi passes the procedure's result itself (not a tRPC response envelope).
       const result: unknown = data[0];
-      const meta = path ? restMeta.get(path) : undefined;
-      const headers = meta?.headers?.(result, new LazyRestRequest(r, trustProxy));
-      let body: string | undefined;
-      if (result instanceof JsonText) {
-        // We send its text ourselves: trpc-to-openapi's own JSON.stringify of it is then free.
-        body = result.claim();
-      } else if (meta?.omit && result && typeof result === 'object') {
-        // The version goes out as the ETag; the body keeps json-server's keys. Serialised here, and
-        // the result (this request's own object, made by the output validation) then serialises
-        // to nothing for trpc-to-openapi, instead of a second, discarded JSON.stringify.
-        body = JSON.stringify(withoutKeys(result as Record<string, unknown>, meta.omit));
-        (result as { toJSON?: () => null }).toJSON = nothing;
+      const { status, headers, body } = restAnswer(
+        path ? restMeta.get(path) : undefined,
+        result,
+        new LazyRestRequest(r.raw, r.url, trustProxy),
+      );
+      if (body !== undefined) {
+        // The result (this request's own object, made by the output validation) then serialises to
+        // nothing for trpc-to-openapi, instead of a second, discarded JSON.stringify.
+        if (!(result instanceof JsonText)) (result as { toJSON?: () => null }).toJSON = nothing;
       }
       r.outcome = { path, result, ...(body !== undefined ? { body } : {}) };
-      return { status: meta?.status?.(result) ?? meta?.successStatus ?? 200, ...(headers ? { headers } : {}) };
+      return { status, ...(headers ? { headers } : {}) };
     },
     onError: ({ error, path, req }) => {
       (req as unknown as AdapterRequest).outcome = { path, error };
@@ -72,41 +86,171 @@ export function createRestHandler({ router, createContext, logger, trustProxy }:
   });
 
   return async (request: HttpRequest): Promise<HttpResponse> => {
+    const answered = fast?.(request);
+    if (answered) return answered;
     const req = toAdapterRequest(request);
     const { res, result } = createResponse();
     // Minimal stand-ins (toAdapterRequest, createResponse) with every member the handler uses.
     await handle(req as unknown as Parameters<typeof handle>[0], res as unknown as Parameters<typeof handle>[1]);
     const response = await result;
     const outcome = req.outcome;
-    if (!outcome || 'error' in outcome) {
-      const api = outcome ? toApiError(outcome.error) : INTERNAL;
-      if (api.code === 'INTERNAL_SERVER_ERROR') {
-        const cause = outcome?.error instanceof Error ? (outcome.error.cause ?? outcome.error) : outcome?.error;
-        logger.error({ path: outcome?.path, err: describeError(cause) }, 'REST procedure failed');
-      }
-      return { status: api.status, headers: { 'content-type': JSON_CONTENT_TYPE, ...api.headers }, body: restErrorBody(api) };
-    }
+    if (!outcome || 'error' in outcome) return restFailure(logger, outcome?.path, outcome ? outcome.error : undefined);
     if (outcome.body !== undefined) response.body = outcome.body;
     return response;
   };
+}
+
+/**
+ * A procedure's REST answer: the status and headers its `meta.rest` asks for, and the body when it
+ * is not the result's plain JSON (a JsonText's own text; a record without the keys REST sends as
+ * headers, such as the version, which goes out as the ETag).
+ */
+function restAnswer(meta: RestMeta | undefined, result: unknown, request: RestRequest) {
+  const headers = meta?.headers?.(result, request);
+  let body: string | undefined;
+  if (result instanceof JsonText) body = result.claim();
+  else if (meta?.omit && result && typeof result === 'object')
+    body = JSON.stringify(withoutKeys(result as Record<string, unknown>, meta.omit));
+  return { status: meta?.status?.(result) ?? meta?.successStatus ?? 200, headers, body };
+}
+
+/** A procedure's failure (or none recorded: a bug) as the error table's answer; internal ones logged. */
+function restFailure(logger: Logger, path: string | undefined, error: unknown): HttpResponse {
+  const api = error !== undefined ? toApiError(error) : INTERNAL;
+  if (api.code === 'INTERNAL_SERVER_ERROR') {
+    const cause = error instanceof Error ? (error.cause ?? error) : error;
+    logger.error({ path, err: describeError(cause) }, 'REST procedure failed');
+  }
+  return { status: api.status, headers: { 'content-type': JSON_CONTENT_TYPE, ...api.headers }, body: restErrorBody(api) };
+}
+
+/** The path's characters for which `new URL(...).pathname` is the path itself (no dot segments, escapes or encodings). */
+const PLAIN_PATH = /^[A-Za-z0-9_~/-]*$/;
+
+interface FastRoute {
+  pattern: RegExp;
+  /** The procedure's name in the router (`patient.list`). */
+  path: string;
+  /** No input at all (a void schema): the procedure gets undefined. */
+  voidInput: boolean;
+  /** Keys whose schema is an array: a single query value becomes a one-element array. */
+  arrayKeys: string[];
+  meta: RestMeta | undefined;
+}
+
+/**
+ * The REST GET routes, answered the way trpc-to-openapi's handler answers them, without its
+ * per-request scaffolding: the routes (path patterns, input schemas coerced for query strings,
+ * keys taking arrays) are worked out once, with the library's own functions, where the library
+ * redoes them on every request (a URL, the route search, `coerceSchema`, a caller proxy, a
+ * request/response pair). What stays per request is what decides the answer: the same input
+ * object (query values, then path parameters), the same procedure call (`callProcedure`: its
+ * middlewares, zod input and output validation), and the same answer and failure mapping as the
+ * library path above. tests/rest-fast-path.test.ts proves the two answer byte for byte the same.
+ * Anything else (writes, paths with dots or escapes, a route with merged inputs, no route)
+ * returns undefined: trpc-to-openapi answers it.
+ */
+export function createRestQueryFastPath({ router, createContext, logger, trustProxy }: Omit<RestHandlerOptions, 'fastQueries'>) {
+  const restMeta = collectRestMeta(router);
+  const routes: FastRoute[] = [];
+  forEachOpenApiProcedure(router._def.procedures, ({ path, procedure, meta: { openapi } }) => {
+    if (openapi.method !== 'GET' || procedure._def.type !== 'query') return;
+    const parsers = getInputOutputParsers(procedure);
+    // Several merged inputs get a new schema per request in the library: left to it.
+    if ((procedure._def as { inputs: unknown[] }).inputs.length > 1) return;
+    const schema = unwrapZodType(parsers.inputParser, true);
+    const arrayKeys: string[] = [];
+    if (zodSupportsCoerce && instanceofZodTypeObject(schema)) {
+      for (const [key, shape] of Object.entries(schema.shape as Record<string, Parameters<typeof instanceofZodTypeOptional>[0]>)) {
+        if (
+          shape instanceof ZodArray ||
+          (instanceofZodTypeOptional(shape) && (shape as { unwrap(): unknown }).unwrap() instanceof ZodArray)
+        ) {
+          arrayKeys.push(key);
+        }
+      }
+      // What the library does on every request (it only marks schemas to coerce): done once.
+      coerceSchema(schema as Parameters<typeof coerceSchema>[0]);
+    }
+    routes.push({
+      pattern: getPathRegExp(normalizePath(openapi.path)),
+      path,
+      voidInput: instanceofZodTypeLikeVoid(schema),
+      arrayKeys,
+      meta: restMeta.get(path),
+    });
+  });
+
+  return (request: HttpRequest): Promise<HttpResponse> | undefined => {
+    if (request.method !== 'GET' || !PLAIN_PATH.test(request.path)) return undefined;
+    const normalized = normalizePath(request.path);
+    const route = routes.find((r) => r.pattern.test(normalized));
+    if (!route) return undefined;
+    let input: Record<string, unknown> | undefined;
+    if (!route.voidInput) {
+      // As the library builds it: one value as is, repeated ones as an array, then path parameters.
+      const query: Record<string, unknown> = {};
+      const parsed = parseQuery(request.query);
+      for (const key of Object.keys(parsed)) {
+        const value = parsed[key];
+        if (value) query[key] = Array.isArray(value) && value.length === 1 ? value[0] : value;
+      }
+      input = { ...query, ...(route.pattern.exec(normalized)?.groups ?? {}) };
+      for (const key of route.arrayKeys) if (input[key] !== undefined && !Array.isArray(input[key])) input[key] = [input[key]];
+    }
+    return answer(route, input, request);
+  };
+
+  async function answer(route: FastRoute, input: unknown, request: HttpRequest): Promise<HttpResponse> {
+    const ctx = createContext({
+      requestId: request.requestId,
+      ...(request.requestIds ? { requestIds: request.requestIds } : {}),
+      authorization: request.headers.authorization,
+      results: 'json-text',
+    });
+    let result: unknown;
+    try {
+      result = await callProcedure({
+        router,
+        path: route.path,
+        getRawInput: () => Promise.resolve(input),
+        ctx,
+        type: 'query',
+        signal: undefined,
+        batchIndex: 0,
+      });
+    } catch (cause) {
+      return restFailure(logger, route.path, errorFromUnknown(cause));
+    }
+    const url = request.query ? `${request.path}?${request.query}` : request.path;
+    const { status, headers, body } = restAnswer(route.meta, result, new LazyRestRequest(request, url, trustProxy));
+    // As the library sends it: its content type, then the procedure's headers, names in lower case.
+    const sent: Record<string, string> = { 'content-type': JSON_CONTENT_TYPE };
+    for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) sent[name.toLowerCase()] = value;
+    return { status, headers: sent, body: body ?? JSON.stringify(result) ?? '' };
+  }
+}
+
+/** trpc-to-openapi's reading of a thrown value: a TRPCError as it is, anything else an internal error caused by it. */
+function errorFromUnknown(cause: unknown): TRPCError {
+  if (cause instanceof Error && cause.name === 'TRPCError') return cause as TRPCError;
+  return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error', ...(cause instanceof Error ? { cause } : {}) });
 }
 
 /** The request as a procedure's REST header builders see it; the public origin only when asked. */
 class LazyRestRequest implements RestRequest {
   #origin: ReturnType<typeof publicOrigin> | undefined;
   constructor(
-    private readonly r: AdapterRequest,
+    private readonly raw: HttpRequest,
+    readonly url: string,
     private readonly trustProxy: number,
   ) {}
-  get url() {
-    return this.r.url;
-  }
   get host() {
-    this.#origin ??= publicOrigin(this.r.raw.headers, this.trustProxy);
+    this.#origin ??= publicOrigin(this.raw.headers, this.trustProxy);
     return this.#origin.host;
   }
   get proto() {
-    this.#origin ??= publicOrigin(this.r.raw.headers, this.trustProxy);
+    this.#origin ??= publicOrigin(this.raw.headers, this.trustProxy);
     return this.#origin.proto;
   }
 }
