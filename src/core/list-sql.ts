@@ -27,8 +27,12 @@ export function conditionSql(r: Resource, c: Condition): Fragment {
     case 'in':
     case 'notIn': {
       if (c.values.length === 0) return c.op === 'in' ? FALSE : TRUE;
-      // One array parameter (typed after the column by PostgreSQL), not one per value: the SQL
-      // text, hence the prepared statement, is the same for any number of values.
+      // One value (the common `?gender=Female`) is a plain comparison: an index that starts with
+      // the column then also gives its rows in the order of the next columns (a sorted page, a
+      // count from the index alone), which `= any(...)` does not promise in a reusable plan.
+      if (c.values.length === 1) return { sql: `${r.column(c.field)} ${c.op === 'in' ? '=' : '<>'} ?`, bindings: [c.values[0]] };
+      // Several: one array parameter (typed after the column by PostgreSQL), not one per value:
+      // the SQL text, hence the prepared statement, is the same for any number of values.
       return { sql: `${r.column(c.field)} ${c.op === 'in' ? '= any(?)' : '<> all(?)'}`, bindings: [c.values] };
     }
     case 'gte':

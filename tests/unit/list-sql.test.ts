@@ -22,14 +22,15 @@ describe('conditionSql', () => {
     ['none', { op: 'none' }, 'false', []],
     // in / notIn: one array parameter, whatever the number of values.
     ['in on the id', { op: 'in', field: 'id', values: [1, 2, 3] }, 'id = any(?)', [[1, 2, 3]]],
-    ['in on an int', { op: 'in', field: 'age', values: [40] }, 'age = any(?)', [[40]]],
+    ['in on an int, one value (a plain comparison)', { op: 'in', field: 'age', values: [40] }, 'age = ?', [40]],
+    ['in on an int, two values', { op: 'in', field: 'age', values: [40, 41] }, 'age = any(?)', [[40, 41]]],
     ['in on a text (column name differs)', { op: 'in', field: 'patientID', values: ['P1', 'P2'] }, 'patient_id = any(?)', [['P1', 'P2']]],
-    ['in on an enum', { op: 'in', field: 'gender', values: ['Female'] }, 'gender = any(?)', [['Female']]],
-    ['in on medicalCondition', { op: 'in', field: 'medicalCondition', values: ['x'] }, 'medical_condition = any(?)', [['x']]],
-    ['in on a date', { op: 'in', field: 'lastVisit', values: ['2024-06-01'] }, 'last_visit = any(?)', [['2024-06-01']]],
+    ['in on an enum', { op: 'in', field: 'gender', values: ['Female'] }, 'gender = ?', ['Female']],
+    ['in on medicalCondition', { op: 'in', field: 'medicalCondition', values: ['x'] }, 'medical_condition = ?', ['x']],
+    ['in on a date', { op: 'in', field: 'lastVisit', values: ['2024-06-01'] }, 'last_visit = ?', ['2024-06-01']],
     ['empty in: nothing', { op: 'in', field: 'age', values: [] }, 'false', []],
     ['notIn', { op: 'notIn', field: 'age', values: [40, 41] }, 'age <> all(?)', [[40, 41]]],
-    ['notIn on a text', { op: 'notIn', field: 'name', values: ['A'] }, 'name <> all(?)', [['A']]],
+    ['notIn on a text, one value', { op: 'notIn', field: 'name', values: ['A'] }, 'name <> ?', ['A']],
     ['empty notIn: everything', { op: 'notIn', field: 'name', values: [] }, 'true', []],
 
     // Int ranges: an int bound (index-friendly), rounded inwards; beyond the int range a constant.
@@ -113,8 +114,8 @@ describe('whereSql', () => {
         q: 'mig',
       },
       {
-        sql: ` where (age >= ?) and (name = any(?)) and (name ~* ?) and (strpos(${SEARCH}, lower(?)) > 0)`,
-        bindings: [30, ['A'], 'x', 'mig'],
+        sql: ` where (age >= ?) and (name = ?) and (name ~* ?) and (strpos(${SEARCH}, lower(?)) > 0)`,
+        bindings: [30, 'A', 'x', 'mig'],
       },
     ],
   ])('%s', (_label, q, fragment) => {
@@ -208,9 +209,9 @@ describe('pageSql', () => {
     ['an offset without a limit', { offset: 5 }, `select ${SELECT} from patients order by id offset ?`, [5]],
     [
       'where, order, then slice bindings in order',
-      { where: [{ op: 'in', field: 'age', values: [40] }], q: 'x', sort: [{ field: 'name', desc: true }], limit: 5, offset: 10 },
+      { where: [{ op: 'in', field: 'age', values: [40, 41] }], q: 'x', sort: [{ field: 'name', desc: true }], limit: 5, offset: 10 },
       `select ${SELECT} from patients where (age = any(?)) and (strpos(${SEARCH}, lower(?)) > 0) order by name collate "C" desc, id limit ? offset ?`,
-      [[40], 'x', 5, 10],
+      [[40, 41], 'x', 5, 10],
     ],
   ])('%s', (_label, q, sql, bindings) => {
     const page = pageSql(patients, query(q));
