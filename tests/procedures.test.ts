@@ -111,6 +111,16 @@ describe('patient procedures (createCaller)', () => {
     for (let i = 1; i <= 5; i++) await api.patient.create(patient(`S${i}`, { age: 20 + i }));
     const page = await api.patient.search({ filter: { age: { gte: 22 } }, sort: [{ field: 'age', order: 'desc' }], offset: 1, limit: 2 });
     expect(page).toEqual({ total: 4, items: [expect.objectContaining({ age: 24 }), expect.objectContaining({ age: 23 })] });
+
+    // For transports: the same page and total as JSON text, in exactly the output schema's shape.
+    const asked = { filter: { age: { gte: 22 } }, sort: [{ field: 'age' as const, order: 'desc' as const }], offset: 1, limit: 2 };
+    const text = (await caller({ results: 'json-text' }).patient.search(asked)) as unknown;
+    expect(text).toBeInstanceOf(JsonText);
+    const parsed = JSON.parse((text as JsonText).text) as unknown;
+    expect(z.strictObject({ items: z.array(patientOutput.strict()), total: z.number().int() }).parse(parsed)).toEqual(page);
+    // An empty page past the end still tells the total.
+    const past = (await caller({ results: 'json-text' }).patient.search({ ...asked, offset: 50 })) as unknown as JsonText;
+    expect(JSON.parse(past.text)).toEqual({ items: [], total: 4 });
     const err = await failure(api.patient.search({ filter: { name: { like: '(a)\\1' } }, offset: 0 }));
     expect(err.code).toBe('BAD_REQUEST');
     expect(err.message).toBe('Back-references are not supported in a _like filter');

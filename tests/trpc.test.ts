@@ -100,6 +100,29 @@ describe('tRPC API through @trpc/client (superjson)', () => {
     expect(unbatched).toEqual(await (await fetch(`${t.baseUrl}/patients?gender=Female&_sort=name`)).json());
   });
 
+  it('patient.search (sent as PostgreSQL made it) equals the batched answer and the REST page', async () => {
+    for (const [i, name] of ['Zoë Ångström', 'ana "quoted"', 'Bob \\ back', 'Émile'].entries()) {
+      await client.patient.create.mutate(samplePatient({ patientID: `S${i}`, name, gender: i === 1 ? 'Male' : 'Female' }));
+    }
+    const plain = createClient({ baseUrl: t.baseUrl, batch: false });
+    const input = {
+      filter: { gender: { eq: 'Female' as const } },
+      sort: [{ field: 'name' as const, order: 'asc' as const }],
+      offset: 1,
+      limit: 2,
+    };
+    const unbatched = await plain.patient.search.query(input);
+    expect(unbatched).toEqual({
+      total: 3,
+      items: [expect.objectContaining({ name: 'Zoë Ångström' }), expect.objectContaining({ name: 'Émile' })],
+    });
+    const [batched] = await Promise.all([client.patient.search.query(input), client.health.query()]);
+    expect(batched).toEqual(unbatched);
+    const rest = await fetch(`${t.baseUrl}/patients?gender=Female&_sort=name&_start=1&_limit=2`);
+    expect(unbatched.items).toEqual(await rest.json());
+    expect(rest.headers.get('x-total-count')).toBe('3');
+  });
+
   // The fast path (PostgreSQL's JSON text as the whole body) is only right for an unbatched call, and
   // tRPC decodes the URL before it decides: `%2C` in the path splits it into calls, a percent-encoded
   // `batch` key still means batch. Whether it is a batch must come from what tRPC parsed.

@@ -185,11 +185,21 @@ export function recordRouter<const F extends Fields, const One extends string>(
 
     search: procedure
       .input(searchInput(r))
-      .output(searchOutput(output))
+      .output(valuesOrJsonText(searchOutput(output)))
       .query(async ({ ctx, input }) => {
-        const { items, total } = await service(ctx).list(searchToListQuery(input as SearchValues));
-        listed(ctx, 'search', items.length);
-        return { items: items as Output[], total: total ?? items.length };
+        const query = searchToListQuery(input as SearchValues);
+        if (ctx.results === 'values') {
+          const { items, total } = await service(ctx).list(query);
+          listed(ctx, 'search', items.length);
+          return { items: items as Output[], total: total ?? items.length };
+        }
+        // The page as PostgreSQL serialised it, in the answer's envelope (no parse, no re-serialisation).
+        const { json, returned, total } = await service(ctx).listJson(query);
+        listed(ctx, 'search', returned);
+        return new JsonText(`{"items":${json},"total":${total ?? returned}}`, { total, returned }) as unknown as {
+          items: Output[];
+          total: number;
+        };
       }),
 
     byId: procedure

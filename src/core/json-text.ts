@@ -29,8 +29,8 @@ export class JsonText<M = unknown> {
 /**
  * An output schema for a procedure that answers either values, validated by `schema` (in-process
  * callers, tests), or their JSON text (transports). The text is not parsed to be validated: it is
- * built by SQL derived from the same field descriptor, and tests/json-text.test.ts checks its shape
- * against `schema`. Typed as `schema`'s output: that is what every client receives.
+ * built by SQL derived from the same field descriptor, and tests/procedures.test.ts checks its
+ * shape against `schema`. Typed as `schema`'s output: that is what every client receives.
  */
 export function valuesOrJsonText<S extends z.ZodType>(schema: S): z.ZodType<z.output<S>, z.input<S>> {
   // JsonText first: a transport's answer is recognised by one instanceof, before any parsing.
