@@ -72,6 +72,33 @@ describe('AUDIT_READS=true', () => {
     for (const row of byId) expect(row.patient_ids).toEqual([id]);
   });
 
+  it('under steady load writes one insert per interval, not one per round trip; flush writes the rest', async () => {
+    let inserts = 0;
+    const sql = t.app.db.sql;
+    const counting = {
+      maxWaitMs: sql.maxWaitMs,
+      query: (text: string, params?: readonly unknown[]) => {
+        inserts++;
+        return sql.query(text, params);
+      },
+    };
+    const audit = createReadAudit(counting as typeof sql, pino({ level: 'silent' }), { flushMs: 50 });
+    let recorded = 0;
+    const started = performance.now();
+    while (performance.now() - started < 400) {
+      for (let i = 0; i < 5; i++)
+        audit.record({ actor: 'steady', route: 'patient.byId', requestIds: [`s${recorded}`], patientIds: [recorded++] });
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const during = inserts;
+    await audit.flush();
+    // About 400 / 50 intervals: a write loop that kept going while entries arrived made one per round trip.
+    expect(during).toBeGreaterThan(0);
+    expect(during).toBeLessThanOrEqual(12);
+    const [stored] = await t.db.query<{ n: number }>("select count(*)::int as n from patient_reads where actor = 'steady'");
+    expect(stored!.n).toBe(recorded);
+  });
+
   it('rows are append-only', async () => {
     await get('/patients', 'r-x');
     await reads();

@@ -47,8 +47,15 @@ export function createReadAudit(
   let writing: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
 
-  const write = async () => {
-    while (buffer.length > 0) {
+  /**
+   * Writes one group, and more only while a whole group is waiting: under steady load that is one
+   * insert per `flushMs` (not one per insert's round trip, each a commit of its own); `drain`
+   * (SIGTERM, tests) writes everything.
+   */
+  const write = async (drain: boolean) => {
+    let first = true;
+    while (buffer.length > 0 && (first || drain || buffer.length >= batch)) {
+      first = false;
       const group = buffer.slice(0, batch);
       try {
         // One array per column, turned back into rows by unnest (cheaper for PostgreSQL than
@@ -78,8 +85,8 @@ export function createReadAudit(
       buffer = buffer.slice(group.length);
     }
   };
-  const flush = (): Promise<void> => {
-    writing ??= write().finally(() => {
+  const flush = (drain = false): Promise<void> => {
+    writing ??= write(drain).finally(() => {
       writing = undefined;
     });
     return writing;
@@ -110,7 +117,7 @@ export function createReadAudit(
       clearTimeout(timer);
       timer = undefined;
       await writing;
-      await flush();
+      await flush(true);
     },
     get dropped() {
       return dropped;
