@@ -71,6 +71,28 @@ function stuckFirst(maxWaitMs: number) {
   return { client, statements, open };
 }
 
+/** The real SQL client, but the first statement's answer (already read) is held until `open()`. */
+function holdingFirstAnswer() {
+  let read!: () => void;
+  const hasRead = new Promise<void>((resolve) => (read = resolve));
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let held = false;
+  const client: SqlClient = {
+    maxWaitMs: 10_000,
+    async query<R>(text: string, params?: readonly unknown[]) {
+      const rows = await opened.db.sql.query<R>(text, params);
+      if (!held) {
+        held = true;
+        read();
+        await gate;
+      }
+      return rows;
+    },
+  };
+  return { client, hasRead, open };
+}
+
 const stored = () =>
   opened.tdb.query<{ id: number; patient_id: string; name: string; last_visit: string }>(
     `select id, patient_id, name, to_char(last_visit, 'YYYY-MM-DD') as last_visit from patients order by id`,
@@ -276,24 +298,8 @@ describe('read batcher', () => {
 
   it('a read never joins a statement already sent: it sees a write acknowledged before it was asked', async () => {
     const { id } = await createInsertBatcher(opened.db.sql).insert(patient('R-FRESH', { age: 1 }));
-    let read!: () => void;
-    const hasRead = new Promise<void>((resolve) => (read = resolve));
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    let held = false;
     // The first statement has read the row, but its answer is held back until the write is done.
-    const client: SqlClient = {
-      maxWaitMs: 10_000,
-      async query<R>(text: string, params?: readonly unknown[]) {
-        const rows = await opened.db.sql.query<R>(text, params);
-        if (!held) {
-          held = true;
-          read();
-          await gate;
-        }
-        return rows;
-      },
-    };
+    const { client, hasRead, open } = holdingFirstAnswer();
     const reads = createReadBatcher(client);
     const before = reads.byId(id);
     await hasRead;
@@ -415,23 +421,7 @@ describe('page batcher', () => {
 
   it('a page never joins a statement already sent: it sees a write acknowledged before it was asked', async () => {
     await seed();
-    let read!: () => void;
-    const hasRead = new Promise<void>((resolve) => (read = resolve));
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    let held = false;
-    const client: SqlClient = {
-      maxWaitMs: 10_000,
-      async query<R>(text: string, params?: readonly unknown[]) {
-        const rows = await opened.db.sql.query<R>(text, params);
-        if (!held) {
-          held = true;
-          read();
-          await gate;
-        }
-        return rows;
-      },
-    };
+    const { client, hasRead, open } = holdingFirstAnswer();
     const pages = createPageGroups(client, patients);
     const before = pages.page(list({ offset: 0, limit: 2 }));
     await hasRead;

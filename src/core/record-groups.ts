@@ -1,5 +1,5 @@
 import { DatabaseError, isConstraintViolation } from '../db/errors.ts';
-import { createGroupQueue, type Waiting } from '../db/group-queue.ts';
+import { createGroupQueue, createKeyedGroupQueues, type Waiting } from '../db/group-queue.ts';
 import type { SqlClient } from '../db/sql-client.ts';
 import type { ListQuery } from './list-query.ts';
 import { type JsonListResult, listJson, listJsonGroup, type PageShape, pageShape } from './list-sql.ts';
@@ -107,8 +107,6 @@ export function createUpdateGroups<T extends Row, I extends Row>(
   statements: RecordSql<T, I>,
   uniqueFields: readonly string[],
 ): UpdateGroups<T, I> {
-  /** A queue per record with changes in flight; gone when they are all written. */
-  const queues = new Map<number, (change: QueuedChange<T, I>) => void>();
   const groupSize = nextGroupSize(uniqueFields);
 
   const runAlone = (id: number, c: QueuedChange<T, I>) => statements.update(sql, id, c).then(c.resolve, c.reject);
@@ -133,27 +131,14 @@ export function createUpdateGroups<T extends Row, I extends Row>(
     });
   };
 
-  const queueFor = (id: number) => {
-    let push = queues.get(id);
-    if (!push) {
-      const created = createGroupQueue<QueuedChange<T, I>>(
-        (group) => (group.length === 1 ? runAlone(id, group[0]!) : runTogether(id, group)),
-        {
-          groupSize,
-          maxWaitMs: sql.maxWaitMs,
-          onIdle: () => {
-            if (queues.get(id) === created) queues.delete(id);
-          },
-        },
-      );
-      queues.set(id, created);
-      push = created;
-    }
-    return push;
-  };
+  /** A queue per record with changes in flight; gone when they are all written. */
+  const push = createKeyedGroupQueues<number, QueuedChange<T, I>>(
+    (id, group) => (group.length === 1 ? runAlone(id, group[0]!) : runTogether(id, group)),
+    { groupSize, maxWaitMs: sql.maxWaitMs },
+  );
 
   return {
-    update: (id, change) => new Promise((resolve, reject) => queueFor(id)({ ...change, resolve, reject })),
+    update: (id, change) => new Promise((resolve, reject) => push(id, { ...change, resolve, reject })),
   };
 }
 
@@ -267,8 +252,6 @@ const pagesGroupSize = (waiting: readonly WaitingPage[]) => {
 const groupable = (q: ListQuery) => Number.isSafeInteger(q.offset) && (q.limit === null || Number.isSafeInteger(q.limit));
 
 export function createPageGroups(sql: SqlClient, r: Resource): PageGroups {
-  const queues = new Map<string, (page: WaitingPage) => void>();
-
   const runAlone = (w: WaitingPage) => listJson(sql, r, w.query, w.shape).then(w.resolve, w.reject);
 
   const runTogether = async (group: WaitingPage[]) => {
@@ -300,27 +283,20 @@ export function createPageGroups(sql: SqlClient, r: Resource): PageGroups {
     });
   };
 
-  const queueFor = (key: string) => {
-    let push = queues.get(key);
-    if (!push) {
-      const created = createGroupQueue<WaitingPage>((group) => (group.length === 1 ? runAlone(group[0]!) : runTogether(group)), {
-        groupSize: pagesGroupSize,
-        maxWaitMs: sql.maxWaitMs,
-        onIdle: () => {
-          if (queues.get(key) === created) queues.delete(key);
-        },
-      });
-      queues.set(key, created);
-      push = created;
-    }
-    return push;
-  };
+  /** A queue per statement text with pages in flight. */
+  const push = createKeyedGroupQueues<string, WaitingPage>(
+    (_key, group) => (group.length === 1 ? runAlone(group[0]!) : runTogether(group)),
+    {
+      groupSize: pagesGroupSize,
+      maxWaitMs: sql.maxWaitMs,
+    },
+  );
 
   return {
     page(query) {
       const shape = pageShape(r, query);
       if (!groupable(query)) return listJson(sql, r, query, shape);
-      return new Promise((resolve, reject) => queueFor(shape.key)({ query, shape, resolve, reject }));
+      return new Promise((resolve, reject) => push(shape.key, { query, shape, resolve, reject }));
     },
   };
 }

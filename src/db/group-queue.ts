@@ -93,6 +93,32 @@ export function createGroupQueue<T extends Waiting<never>>(
   };
 }
 
+/**
+ * A group queue per key (a record's id, a list's statement text), made when a member of that key
+ * arrives and dropped once everything of that key has run: memory holds only keys with work in
+ * flight. `run` gets the key with each group.
+ */
+export function createKeyedGroupQueues<K, T extends Waiting<never>>(
+  run: (key: K, group: T[]) => Promise<void>,
+  options: Omit<GroupQueueOptions<T>, 'onIdle'>,
+): (key: K, member: T) => void {
+  const queues = new Map<K, (member: T) => void>();
+  return (key, member) => {
+    let push = queues.get(key);
+    if (!push) {
+      const created = createGroupQueue<T>((group) => run(key, group), {
+        ...options,
+        onIdle: () => {
+          if (queues.get(key) === created) queues.delete(key);
+        },
+      });
+      queues.set(key, created);
+      push = created;
+    }
+    push(member);
+  };
+}
+
 interface Task extends Waiting<unknown> {
   task: () => Promise<unknown>;
 }
