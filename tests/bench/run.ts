@@ -9,6 +9,9 @@
  * Each run is preceded by one unmeasured second of the same load (warm-up).
  * Options: --scenario a,b  --connections 50,256  --duration <s>  --reps <n>  --workers <n>
  *          --peers ours,json-server,node-pg,uws-pg  --env KEY=VALUE (for this service; repeatable)
+ *          --cpu: also the CPU time per request of the server process (all its threads), of
+ *          PostgreSQL (every postgres process on this machine) and of the load generator, and
+ *          the statements committed per request (pg_stat_database), from /proc (Linux)
  * Env: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres; a database
  * hm_bench_<pid> is created there and dropped at the end).
  * Reported per peer: req/s, p50 and p99 as the load generator saw them, errors, peak RSS; for this
@@ -17,7 +20,7 @@
  * Not a test: it reports what it measured and asserts nothing.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,6 +39,7 @@ const { values: args } = parseArgs({
     peers: { type: 'string', default: 'ours,json-server,node-pg,uws-pg' },
     /** Extra environment for this service, e.g. --env COALESCE_READS=false (repeatable). */
     env: { type: 'string', multiple: true, default: [] },
+    cpu: { type: 'boolean', default: false },
   },
 });
 
@@ -287,6 +291,50 @@ interface Sample {
   errors: number;
   /** This service only: p99 of its own access-log times (see serverP99). */
   serverP99?: number;
+  /** With --cpu: µs of CPU per completed request, and statements committed per request. */
+  cpu?: { server: number; postgres: number; generator: number; statements: number };
+}
+
+/** CPU seconds (user + system) a process has used, all its threads; 0 once it is gone. */
+function cpuSeconds(pid: number | string): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds used by every PostgreSQL process on this machine (the server and its backends). */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuSeconds(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+const commits = async () =>
+  Number((await sql(adminUrl, `select xact_commit::text as n from pg_stat_database where datname = '${dbName}'`))[0]?.n ?? 0);
+
+/** The CPU each side spent on the requests of one measured run (see --cpu). */
+async function measureCpu(pid: number, run: () => Promise<Sample>): Promise<Sample> {
+  const before = { server: cpuSeconds(pid), postgres: postgresCpuSeconds(), generator: process.cpuUsage(), commits: await commits() };
+  const sample = await run();
+  const generator = process.cpuUsage(before.generator);
+  const requests = Math.max(1, sample.rps * duration);
+  const perRequest = (seconds: number) => Math.round((seconds / requests) * 1e6);
+  sample.cpu = {
+    server: perRequest(cpuSeconds(pid) - before.server),
+    postgres: perRequest(postgresCpuSeconds() - before.postgres),
+    generator: perRequest((generator.user + generator.system) / 1e6),
+    statements: Math.round((((await commits()) - before.commits) / requests) * 1000) / 1000,
+  };
+  return sample;
 }
 
 async function drive(base: string, s: Scenario, peer: Peer, connections: number, seconds = duration): Promise<Sample> {
@@ -363,7 +411,8 @@ async function main() {
               // The log is written asynchronously: let the warm-up's last lines land first.
               await new Promise((resolve) => setTimeout(resolve, 200));
               const from = logSize(running);
-              const sample = await drive(running.base, s, peer, connections);
+              const measured = () => drive(running.base, s, peer, connections);
+              const sample = args.cpu && running.child.pid ? await measureCpu(running.child.pid, measured) : await measured();
               samples.get(peer)!.push(sample);
               rss.set(peer, Math.max(rss.get(peer) ?? 0, peakRssMb(running.child.pid)));
               await stop(running);
@@ -382,7 +431,10 @@ async function main() {
           const ratio =
             peer === 'ours' ? '' : rps < 1 ? `peer completed no request in ${duration} s` : `ours/peer ${(ours / rps).toFixed(2)}x`;
           const server = xs.every((x) => x.serverP99 !== undefined) ? String(median(xs.map((x) => x.serverP99!))) : '—';
-          return `| ${s.name} | ${connections} | ${peer} | ${rps.toFixed(0)} | ${median(xs.map((x) => x.p50))} | ${median(xs.map((x) => x.p99))} | ${server} | ${xs.reduce((n, x) => n + x.errors, 0)} | ${(rss.get(peer) ?? 0).toFixed(0)} | ${ratio} |`;
+          const cpu = args.cpu
+            ? ` ${(['server', 'postgres', 'generator'] as const).map((k) => median(xs.map((x) => x.cpu?.[k] ?? 0))).join(' · ')} | ${median(xs.map((x) => x.cpu?.statements ?? 0))} |`
+            : '';
+          return `| ${s.name} | ${connections} | ${peer} | ${rps.toFixed(0)} | ${median(xs.map((x) => x.p50))} | ${median(xs.map((x) => x.p99))} | ${server} | ${xs.reduce((n, x) => n + x.errors, 0)} | ${(rss.get(peer) ?? 0).toFixed(0)} | ${ratio} |${cpu}`;
         });
         for (const line of lines) console.log(line);
         report.push(...lines);
@@ -392,8 +444,9 @@ async function main() {
     await sql(adminUrl, `drop database if exists ${dbName} with (force)`);
     rmSync(logDir, { recursive: true, force: true });
   }
-  console.log('\n| scenario | c | server | req/s | p50 ms | p99 ms | server-side p99 ms | errors | peak RSS MB | ratio |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  const cpuColumns = args.cpu ? ' CPU µs/request (server · PostgreSQL · load generator) | statements/request |' : '';
+  console.log(`\n| scenario | c | server | req/s | p50 ms | p99 ms | server-side p99 ms | errors | peak RSS MB | ratio |${cpuColumns}`);
+  console.log(`|---|---|---|---|---|---|---|---|---|---|${args.cpu ? '---|---|' : ''}`);
   for (const line of report) console.log(line);
 }
 
