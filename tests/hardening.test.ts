@@ -118,10 +118,14 @@ describe('bad input on REST and tRPC', () => {
         };
         pump();
       });
+    // A few first: the allocator's and the runtime's first growth is not what this is about.
+    for (let i = 0; i < 5; i++) await send();
     const before = process.memoryUsage().rss;
-    for (let i = 0; i < 25; i++) await send(); // 100 MB offered in all
+    for (let i = 0; i < 50; i++) await send(); // 200 MB offered in all
+    // Bodies kept by the server would grow it by up to 200 MB; the garbage this process makes
+    // itself (the test client shares it) and collects when it likes measured up to about 80 MB.
     const grown = process.memoryUsage().rss - before;
-    expect(grown).toBeLessThan(60 * 1024 * 1024);
+    expect(grown).toBeLessThan(120 * 1024 * 1024);
     expect((await fetch(`${t.baseUrl}/health`)).status).toBe(200);
   });
 
