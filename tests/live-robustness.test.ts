@@ -317,9 +317,32 @@ describe.runIf(serverUrl)('the database drops the service’s connections (Postg
       )
     ).map((r) => r.pid);
 
+  /** A new LISTEN connection, not `first`, is up. */
+  const listenerReplaced = (first: number | undefined) =>
+    until(
+      async () => {
+        const pids = await listenPids();
+        return pids.length === 1 && pids[0] !== first;
+      },
+      10_000,
+      () => 'the listener did not reconnect',
+    );
+
   let subscriber: SseClient;
   let start: number;
   let target: number;
+
+  /** The subscriber got every event since `start` (`count` of them), in order, once. */
+  const receivedEverything = async (count: number) => {
+    const all = await eventIds(t.db, start);
+    expect(all).toHaveLength(count);
+    await until(
+      () => subscriber.events.length >= all.length,
+      10_000,
+      () => `subscriber has ${ids(subscriber).join(',')} of ${all.join(',')}`,
+    );
+    expect(ids(subscriber)).toEqual(all);
+  };
 
   it('LISTEN connection terminated: events written meanwhile (here and elsewhere) all arrive, in order, once; the listener reconnects', async () => {
     await until(
@@ -343,25 +366,11 @@ describe.runIf(serverUrl)('the database drops the service’s connections (Postg
     await createMany(t.baseUrl, 'DBX-b', 5, 1);
     for (let i = 0; i < 5; i++) await writeElsewhere(t.db, target);
 
-    await until(
-      async () => {
-        const pids = await listenPids();
-        return pids.length === 1 && pids[0] !== first;
-      },
-      10_000,
-      () => 'the listener did not reconnect',
-    );
+    await listenerReplaced(first);
     await createMany(t.baseUrl, 'DBX-c', 5, 1);
     for (let i = 0; i < 5; i++) await writeElsewhere(t.db, target);
 
-    const all = await eventIds(t.db, start);
-    expect(all).toHaveLength(25);
-    await until(
-      () => subscriber.events.length >= all.length,
-      10_000,
-      () => `subscriber has ${ids(subscriber).join(',')} of ${all.join(',')}`,
-    );
-    expect(ids(subscriber)).toEqual(all);
+    await receivedEverything(25);
     expect(subscriber.events.filter((e) => e.data.op === 'update')).toHaveLength(10);
     expect(t.logs.some((l) => l.includes('LISTEN connection lost, reconnecting'))).toBe(true);
   });
@@ -375,26 +384,12 @@ describe.runIf(serverUrl)('the database drops the service’s connections (Postg
        where application_name like 'health-management-api%' and datname = current_database() and pid <> pg_backend_pid()`,
     )) as [{ terminated: number }];
     expect(terminated).toBeGreaterThanOrEqual(2);
-    await until(
-      async () => {
-        const pids = await listenPids();
-        return pids.length === 1 && pids[0] !== first;
-      },
-      10_000,
-      () => 'the listener did not reconnect',
-    );
+    await listenerReplaced(first);
     for (let i = 0; i < 5; i++) await writeElsewhere(t.db, target);
     await createMany(t.baseUrl, 'DBX-d', 5, 1);
     for (let i = 0; i < 5; i++) await writeElsewhere(t.db, target);
 
-    const all = await eventIds(t.db, start);
-    expect(all).toHaveLength(40);
-    await until(
-      () => subscriber.events.length >= all.length,
-      10_000,
-      () => `subscriber has ${ids(subscriber).join(',')} of ${all.join(',')}`,
-    );
-    expect(ids(subscriber)).toEqual(all);
+    await receivedEverything(40);
     expect(subscriber.socket.destroyed).toBe(false);
     subscriber.destroy();
   });

@@ -15,7 +15,7 @@ import {
   zodSupportsCoerce,
 } from 'trpc-to-openapi';
 import { ZodArray } from 'zod';
-import type { Context, CreateContext } from '../api/context.ts';
+import type { Context, CreateContext, RequestInfo } from '../api/context.ts';
 import type { AppRouter } from '../api/router.ts';
 import type { RestMeta, RestRequest } from '../api/trpc.ts';
 import { JsonText } from '../core/json-text.ts';
@@ -50,12 +50,7 @@ export function createRestHandler({ router, createContext, logger, trustProxy, f
     router,
     createContext: ({ req }) => {
       const r = req as unknown as AdapterRequest;
-      const ctx = createContext({
-        requestId: r.raw.requestId,
-        ...(r.raw.requestIds ? { requestIds: r.raw.requestIds } : {}),
-        authorization: r.raw.headers.authorization,
-        results: 'json-text',
-      });
+      const ctx = createContext(requestInfo(r.raw));
       requests.set(ctx, r);
       return ctx;
     },
@@ -202,12 +197,7 @@ export function createRestQueryFastPath({ router, createContext, logger, trustPr
   };
 
   async function answer(route: FastRoute, input: unknown, request: HttpRequest): Promise<HttpResponse> {
-    const ctx = createContext({
-      requestId: request.requestId,
-      ...(request.requestIds ? { requestIds: request.requestIds } : {}),
-      authorization: request.headers.authorization,
-      results: 'json-text',
-    });
+    const ctx = createContext(requestInfo(request));
     let result: unknown;
     try {
       result = await callProcedure({
@@ -222,14 +212,24 @@ export function createRestQueryFastPath({ router, createContext, logger, trustPr
     } catch (cause) {
       return restFailure(logger, route.path, errorFromUnknown(cause));
     }
-    const url = request.query ? `${request.path}?${request.query}` : request.path;
-    const { status, headers, body } = restAnswer(route.meta, result, new LazyRestRequest(request, url, trustProxy));
+    const { status, headers, body } = restAnswer(route.meta, result, new LazyRestRequest(request, requestUrl(request), trustProxy));
     // As the library sends it: its content type, then the procedure's headers, names in lower case.
     const sent: Record<string, string> = { 'content-type': JSON_CONTENT_TYPE };
     for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) sent[name.toLowerCase()] = value;
     return { status, headers: sent, body: body ?? JSON.stringify(result) ?? '' };
   }
 }
+
+/** What a REST call's context is made from (both paths): the request's ids and credentials; results as JSON text. */
+const requestInfo = (request: HttpRequest): RequestInfo => ({
+  requestId: request.requestId,
+  ...(request.requestIds ? { requestIds: request.requestIds } : {}),
+  authorization: request.headers.authorization,
+  results: 'json-text',
+});
+
+/** Path and query string as sent. */
+const requestUrl = (request: HttpRequest) => (request.query ? `${request.path}?${request.query}` : request.path);
 
 /** trpc-to-openapi's reading of a thrown value: a TRPCError as it is, anything else an internal error caused by it. */
 function errorFromUnknown(cause: unknown): TRPCError {
@@ -337,7 +337,7 @@ function toAdapterRequest(request: HttpRequest): AdapterRequest {
   const req = Object.create(Request.prototype) as AdapterRequest;
   return Object.defineProperties(req, {
     method: { value: request.method },
-    url: { value: request.query ? `${request.path}?${request.query}` : request.path },
+    url: { value: requestUrl(request) },
     query: { value: query },
     signal: { value: UNOBSERVED_SIGNAL },
     headers: { value: { get: (name: string) => request.headers[name.toLowerCase()] ?? null } },
