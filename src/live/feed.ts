@@ -10,11 +10,17 @@ import type { SqlClient } from '../db/sql-client.ts';
  * Event ids come from a sequence, so they are handed out in the order the writes *started*, not
  * the order they committed: event 7 can become visible after event 8, or never (its statement
  * failed after taking the id). The feed delivers strictly in id order and never skips an id that
- * may still appear: at a gap it waits until every transaction that was running when it first saw
- * the gap has ended (PostgreSQL's snapshot xmin passes the xmax it noted), then treats the id as
- * never written. A write takes its transaction id before its event id (the event is inserted
+ * may still appear: at a gap it takes a transaction id of its own (the horizon), waits until every
+ * transaction older than that has ended (PostgreSQL's snapshot xmin reaches it), then treats the
+ * id as never written. A write takes its transaction id before its event id (the event is inserted
  * after the record's row is written), so that wait covers it. This is what lets a client resume
  * from its last event id with no gap and no duplicate.
+ *
+ * Why not the snapshot's xmax as the horizon: it is the newest *finished* transaction id + 1, not
+ * the next one to be handed out. A transaction that took its id after the later writer's and is
+ * still open is neither below it nor in the snapshot's list, and xmin can pass it while that
+ * transaction still holds the missing event (tests/live.test.ts, "began writing after").
+ * `pg_current_xact_id()` is larger than every transaction id handed out before it.
  *
  * The feed reads when poked (a NOTIFY from PostgreSQL, a write of this process, see live.ts),
  * every `pollMs` as a safety net while anyone listens, and soon again while a gap is open. It
@@ -99,7 +105,6 @@ interface Subscriber {
 
 interface EventRow {
   xmin: string;
-  xmax: string;
   event_id: string | null;
   record_id: number | null;
   json: string | null;
@@ -121,8 +126,8 @@ export function createChangeFeed(
     left join lateral (select ${r.selectForJson} from ${r.table} where ${id} = e.${history.column}) rec on true
     order by e.id`;
   const liveSql = `
-    with snap as (select pg_snapshot_xmin(pg_current_snapshot())::text as xmin, pg_snapshot_xmax(pg_current_snapshot())::text as xmax)
-    select snap.xmin, snap.xmax, ev.* from snap left join lateral (${eventsSql('id > ?::bigint')}) ev on true`;
+    with snap as (select pg_snapshot_xmin(pg_current_snapshot())::text as xmin)
+    select snap.xmin, ev.* from snap left join lateral (${eventsSql('id > ?::bigint')}) ev on true`;
   const replaySql = eventsSql('id > ?::bigint and id <= ?::bigint');
   const replayOneSql = eventsSql(`id > ?::bigint and id <= ?::bigint and ${history.column} = ?`);
 
@@ -133,18 +138,28 @@ export function createChangeFeed(
   let starting: Promise<void> | undefined;
   /**
    * Ids up to the start cursor may still be held by transactions that were running when the feed
-   * started: a replay up to it waits until they have all ended (xmin passed this xmax).
+   * started: a replay up to it waits until they have all ended (xmin reached this horizon).
    */
   let startHorizon: bigint | undefined;
   let settling: Promise<void> | undefined;
-  /** An open gap: the first missing id and the snapshot xmax when it was first seen. */
-  let gap: { at: number; xmax: bigint } | undefined;
+  /** An open gap: the first missing id and the horizon taken when it was first seen. */
+  let gap: { at: number; horizon: bigint } | undefined;
   let reading = false;
   let again = false;
   /** Bumped whenever the feed stops: a read begun before cannot apply to a later start. */
   let generation = 0;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+
+  /**
+   * A transaction id larger than that of every transaction that has written anything so far. The
+   * statement's own transaction ends at once (it writes no row); this runs only when a gap is
+   * first seen, and the feed's start takes one the same way.
+   */
+  const newHorizon = async () => {
+    const [row] = await sql.query<{ horizon: string }>('select pg_current_xact_id()::text as horizon');
+    return BigInt(row!.horizon);
+  };
 
   const deliver = (event: ChangeEvent) => {
     for (const s of subscribers) {
@@ -190,10 +205,11 @@ export function createChangeFeed(
           if (eventId !== cursor + 1) {
             // A gap: wait for the transactions that may still hold it, then consider it empty.
             if (!gap || gap.at !== cursor + 1) {
-              gap = { at: cursor + 1, xmax: BigInt(row.xmax) };
+              const horizon = await newHorizon();
+              if (began === generation) gap = { at: cursor + 1, horizon };
               break;
             }
-            if (BigInt(row.xmin) < gap.xmax) break;
+            if (BigInt(row.xmin) < gap.horizon) break;
           }
           gap = undefined;
           cursor = eventId;
@@ -216,12 +232,12 @@ export function createChangeFeed(
   const start = () => {
     if (cursor !== undefined) return Promise.resolve();
     starting ??= sql
-      .query<{ last: string; xmax: string }>(
-        `select coalesce(max(id), 0)::text as last, pg_snapshot_xmax(pg_current_snapshot())::text as xmax from ${history.table}`,
+      .query<{ last: string; horizon: string }>(
+        `select coalesce(max(id), 0)::text as last, pg_current_xact_id()::text as horizon from ${history.table}`,
       )
       .then(([row]) => {
         cursor = Number(row?.last ?? 0);
-        startHorizon = BigInt(row?.xmax ?? 0);
+        startHorizon = BigInt(row?.horizon ?? 0);
         gap = undefined;
         schedule(pollMs);
       })
