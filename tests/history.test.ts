@@ -129,6 +129,43 @@ describe('an event with every write, in the same statement', () => {
     expect({ age: row!.age, medicalCondition: row!.medical_condition }).toEqual(state);
   });
 
+  it('parallel PATCHes of different fields, repeats and no-ops (grouped): each event holds exactly the fields its change altered, from what the record held just before', async () => {
+    const { id } = await create('MIX');
+    const patches: Record<string, unknown>[] = [
+      { age: 41 },
+      { name: 'Renamed' },
+      { age: 41 },
+      {},
+      { age: 42, name: 'Renamed' },
+      { medicalCondition: 'Flu' },
+      { name: 'Again', medicalCondition: 'Asthma' },
+    ];
+    const sent = Array.from({ length: 70 }, (_, i) => ({ requestId: `req-m${i}`, patch: patches[i % patches.length]! }));
+    const answers = await Promise.all(
+      sent.map(async ({ requestId, patch }) => {
+        const res = await send('PATCH', `/patients/${id}`, patch, { 'x-request-id': requestId });
+        expect(res.status).toBe(200);
+        return res.json();
+      }),
+    );
+    expect(answers).toHaveLength(70);
+    const updates = (await events(id)).filter((e) => e.op === 'update');
+    expect(updates).toHaveLength(70);
+    let state: Record<string, unknown> = { age: 40, name: 'Jane Doe', medicalCondition: 'Asthma' };
+    const [created] = await events(id);
+    for (const field of Object.keys(state)) state[field] = created!.changes[field]!.to;
+    for (const e of updates) {
+      const patch = sent.find((s) => s.requestId === e.request_id)!.patch;
+      const expected = Object.fromEntries(
+        Object.entries(patch)
+          .filter(([field, value]) => state[field] !== value)
+          .map(([field, value]) => [field, { from: state[field], to: value }]),
+      );
+      expect(e.changes).toEqual(expected);
+      state = { ...state, ...patch };
+    }
+  });
+
   it('the importer writes one import event per inserted or changed record, in its transaction', async () => {
     const { id } = await create('IMP1');
     const report = await importPatients(t.app.db.orm.em.fork(), {

@@ -192,21 +192,24 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
      */
     async updateAll(db: SqlClient, key: number, changes: Change<I>[]): Promise<T | undefined> {
       const { sets, bindings } = setClause(Object.assign({}, ...changes.map((c) => c.fields)) as Partial<I>, changes.length, 't');
+      // Each field a change sets, with what the record held just before that change: the value
+      // the previous change of the same field set (lag, one window over all the changes), else the
+      // locked row's. One pass, whatever the group size (a subquery per field per change cost a
+      // scan of the earlier changes each).
       const events = history
         ? `, changes as (
              select c.ord, c.patch, c.op, c.actor, c.request_id
              from unnest(?::jsonb[], ?::text[], ?::text[], ?::text[]) with ordinality as c(patch, op, actor, request_id, ord)
+           ), sets as (
+             select c.ord, f.key, f.value,
+                    coalesce(lag(f.value) over (partition by f.key order by c.ord), to_jsonb(o) -> f.key) as before
+             from old o, changes c, jsonb_each(c.patch) f
+           ), diffs as (
+             select ord, jsonb_object_agg(key, jsonb_build_object('from', before, 'to', value)) as changes
+             from sets where value is distinct from before group by ord
            )${eventCte(
-             `select o.${r.idName}, c.op, (
-                select coalesce(jsonb_object_agg(k.key, jsonb_build_object('from', k.before, 'to', k.value)), '{}')
-                from (
-                  select f.key, f.value, coalesce(
-                    (select e.patch -> f.key from changes e where e.ord < c.ord and jsonb_exists(e.patch, f.key) order by e.ord desc limit 1),
-                    to_jsonb(o) -> f.key) as before
-                  from jsonb_each(c.patch) f
-                ) k where k.value is distinct from k.before
-              ), c.actor, c.request_id
-              from old o, changes c, new n order by c.ord`,
+             `select o.${r.idName}, c.op, coalesce(d.changes, '{}'), c.actor, c.request_id
+              from old o cross join new n cross join changes c left join diffs d on d.ord = c.ord order by c.ord`,
            )}`
         : '';
       const eventBindings = history
