@@ -92,6 +92,15 @@ async function readFrames(body: ReadableStream<Uint8Array>, stream: Stream) {
   }
 }
 
+/** A stream being opened, and whether it has answered yet. */
+function openedLater(stream: Promise<Stream>) {
+  const opening = { stream, opened: false };
+  void stream.then(() => {
+    opening.opened = true;
+  });
+  return opening;
+}
+
 /** The stream answered and its first frame (`retry:` and `: connected`) arrived. */
 async function connected(stream: Stream) {
   expect(stream.res.status).toBe(200);
@@ -363,65 +372,59 @@ describe('GET /patients/events and patient.onChange', () => {
   });
 });
 
+/** A connection of its own, in a transaction (closed after the test). */
+async function openTransaction(app: TestApp) {
+  const c = new pg.Client({ connectionString: app.db.url });
+  await c.connect();
+  cleanups.push(() => void c.end().catch(() => undefined));
+  await c.query('begin');
+  return c;
+}
+/** Writes a patient and its event in the client's open transaction (taking an event id). */
+async function writeWithEvent(c: pg.Client, patientID: string, name: string) {
+  const [patient] = (
+    await c.query<{ id: number }>(
+      `insert into patients (patient_id, name, age, gender, medical_condition, last_visit)
+       values ($1, $2, 30, 'Male', 'Flu', '2024-01-01') returning id`,
+      [patientID, name],
+    )
+  ).rows;
+  const [event] = (
+    await c.query<{ id: number }>(
+      `insert into patient_events (patient_id, op, changes, actor) values ($1, 'create', '{}', 'held') returning id::int as id`,
+      [patient!.id],
+    )
+  ).rows;
+  return { patientId: patient!.id, eventId: event!.id };
+}
+/** Opens a transaction that wrote a patient and took an event id, and holds it. */
+async function holdEvent(app: TestApp, patientID: string) {
+  const client = await openTransaction(app);
+  return { client, ...(await writeWithEvent(client, patientID, 'Held')) };
+}
+/**
+ * The hard order: a transaction takes its xid, a second one (newer xid) takes an event id and is
+ * held open, then the first takes the next event id and commits. The snapshot xmax after that is
+ * the first one's xid + 1, at or below the held one's.
+ */
+async function holdBehindLater(app: TestApp, prefix: string) {
+  const later = await openTransaction(app);
+  await later.query('select pg_current_xact_id()');
+  const held = await holdEvent(app, `${prefix}-H`);
+  const { eventId } = await writeWithEvent(later, `${prefix}-L`, 'Later');
+  expect(eventId).toBeGreaterThan(held.eventId);
+  await later.query('commit');
+  return { held, laterEvent: eventId };
+}
+/** Long enough for several polls and gap retries: nothing may arrive in it. */
+const quietly = () => new Promise((resolve) => setTimeout(resolve, 800));
+
 describe.runIf(serverUrl)('id gaps (PostgreSQL: a transaction held open on a connection of its own)', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp(LIVE);
   });
   afterAll(() => t?.stop());
-
-  /** Opens a transaction that wrote a patient and took an event id, and holds it. */
-  async function holdEvent(app: TestApp, patientID: string) {
-    const c = new pg.Client({ connectionString: app.db.url });
-    await c.connect();
-    cleanups.push(() => void c.end().catch(() => undefined));
-    await c.query('begin');
-    const [patient] = (
-      await c.query<{ id: number }>(
-        `insert into patients (patient_id, name, age, gender, medical_condition, last_visit)
-         values ($1, 'Held', 30, 'Male', 'Flu', '2024-01-01') returning id`,
-        [patientID],
-      )
-    ).rows;
-    const [event] = (
-      await c.query<{ id: number }>(
-        `insert into patient_events (patient_id, op, changes, actor) values ($1, 'create', '{}', 'held') returning id::int as id`,
-        [patient!.id],
-      )
-    ).rows;
-    return { client: c, patientId: patient!.id, eventId: event!.id };
-  }
-  /**
-   * The hard order: a transaction takes its xid, a second one (newer xid) takes an event id and is
-   * held open, then the first takes the next event id and commits. The snapshot xmax after that is
-   * the first one's xid + 1, at or below the held one's.
-   */
-  async function holdBehindLater(app: TestApp, prefix: string) {
-    const later = new pg.Client({ connectionString: app.db.url });
-    await later.connect();
-    cleanups.push(() => void later.end().catch(() => undefined));
-    await later.query('begin');
-    await later.query('select pg_current_xact_id()');
-    const held = await holdEvent(app, `${prefix}-H`);
-    const [patient] = (
-      await later.query<{ id: number }>(
-        `insert into patients (patient_id, name, age, gender, medical_condition, last_visit)
-         values ($1, 'Later', 31, 'Female', 'Flu', '2024-01-02') returning id`,
-        [`${prefix}-L`],
-      )
-    ).rows;
-    const [event] = (
-      await later.query<{ id: number }>(
-        `insert into patient_events (patient_id, op, changes, actor) values ($1, 'create', '{}', 'later') returning id::int as id`,
-        [patient!.id],
-      )
-    ).rows;
-    expect(event!.id).toBeGreaterThan(held.eventId);
-    await later.query('commit');
-    return { held, laterEvent: event!.id };
-  }
-  /** Long enough for several polls and gap retries: nothing may arrive in it. */
-  const quietly = () => new Promise((resolve) => setTimeout(resolve, 800));
 
   it.each([
     ['commits', 'commit'],
@@ -476,11 +479,13 @@ describe.runIf(serverUrl)('id gaps (PostgreSQL: a transaction held open on a con
     try {
       const before = await lastEventId(fresh);
       const { held, laterEvent } = await holdBehindLater(fresh, 'G-IDLE-XID');
-      const s = await openStream(fresh.baseUrl, '', { 'last-event-id': String(before) });
-      await connected(s);
+      const opening = openedLater(openStream(fresh.baseUrl, '', { 'last-event-id': String(before) }));
       await quietly();
-      expect(idsOf(s)).toEqual([]);
+      // The idle feed takes its position only once the held transaction has ended.
+      expect(opening.opened).toBe(false);
       await held.client.query('commit');
+      const s = await opening.stream;
+      await connected(s);
       await vi.waitFor(() => expect(idsOf(s)).toEqual([held.eventId, laterEvent]), { ...WAIT, timeout: 5_000 });
     } finally {
       for (const close of cleanups.splice(0)) close();
@@ -497,15 +502,66 @@ describe.runIf(serverUrl)('id gaps (PostgreSQL: a transaction held open on a con
       const held = await holdEvent(fresh, 'G-IDLE-H');
       const later = await create(fresh, 'G-IDLE-L');
       const laterEvent = (await eventIdsAfter(fresh, held.eventId))[0]!;
-      const s = await openStream(fresh.baseUrl, '', { 'last-event-id': String(before) });
-      await connected(s);
+      const opening = openedLater(openStream(fresh.baseUrl, '', { 'last-event-id': String(before) }));
       await quietly();
+      expect(opening.opened).toBe(false);
       await held.client.query('commit');
+      const s = await opening.stream;
+      await connected(s);
       await vi.waitFor(() => expect(idsOf(s)).toEqual([held.eventId, laterEvent]), { ...WAIT, timeout: 5_000 });
       expect(s.events.map((e) => e.id)).toEqual([held.patientId, later]);
     } finally {
       for (const close of cleanups.splice(0)) close();
       await fresh.stop();
+    }
+  });
+});
+
+describe.runIf(serverUrl)('an idle feed starting (PostgreSQL: a transaction held open on a connection of its own)', () => {
+  it('a client without a position, arriving while an earlier id is held: the stream opens once it ended, then misses nothing', async () => {
+    // Were the position taken at once (the newest id), the held event, committed after the client
+    // was told "open", would sit below its position: never sent, and not replayed on a resume
+    // from the last id it got.
+    const fresh = await startTestApp(LIVE);
+    try {
+      const held = await holdEvent(fresh, 'G-NOPOS-H');
+      const later = await create(fresh, 'G-NOPOS-L');
+      const opening = openedLater(openStream(fresh.baseUrl));
+      const trpc = subscribe(fresh.baseUrl);
+      await quietly();
+      expect(opening.opened).toBe(false);
+      await held.client.query('commit');
+      const s = await opening.stream;
+      await connected(s);
+      const next = await create(fresh, 'G-NOPOS-N');
+      await vi.waitFor(() => expect(s.events.map((e) => e.id)).toEqual([next]), WAIT);
+      await vi.waitFor(() => expect(trpc.got.map((g) => g.data.id)).toEqual([next]), WAIT);
+      expect(later).toBeLessThan(next);
+    } finally {
+      for (const close of cleanups.splice(0)) close();
+      await fresh.stop();
+    }
+  });
+
+  it('LIVE_MAX_QUEUED=1 (one event per read): an idle feed with a subscriber polls, it does not spin', async () => {
+    const small = await startTestApp({ ...LIVE, LIVE_MAX_QUEUED: '1' });
+    try {
+      const s = await openStream(small.baseUrl);
+      await connected(s);
+      const commits = async () =>
+        (
+          (await small.db.query('select xact_commit::int as n from pg_stat_database where datname = current_database()')) as [{ n: number }]
+        )[0].n;
+      const before = await commits();
+      // PostgreSQL publishes a backend's counts at most once a second: wait for two of them.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      // A poll every 200 ms is about a dozen reads; a spin is thousands.
+      expect((await commits()) - before).toBeLessThan(200);
+      const created = await create(small, 'G-ONE');
+      await vi.waitFor(() => expect(s.events.map((e) => e.id)).toEqual([created]), WAIT);
+    } finally {
+      for (const close of cleanups.splice(0)) close();
+      await small.stop();
     }
   });
 });

@@ -13,8 +13,10 @@ import type { SqlClient } from '../db/sql-client.ts';
  * may still appear: at a gap it takes a transaction id of its own (the horizon), waits until every
  * transaction older than that has ended (PostgreSQL's snapshot xmin reaches it), then treats the
  * id as never written. A write takes its transaction id before its event id (the event is inserted
- * after the record's row is written), so that wait covers it. This is what lets a client resume
- * from its last event id with no gap and no duplicate.
+ * after the record's row is written), so that wait covers it: every write path (core/record-sql.ts,
+ * the importer) writes the record first, and a new one must too. This is what lets a client resume
+ * from its last event id with no gap and no duplicate. The feed's start waits the same way before
+ * it takes its position (see `start`).
  *
  * Why not the snapshot's xmax as the horizon: it is the newest *finished* transaction id + 1, not
  * the next one to be handed out. A transaction that took its id after the later writer's and is
@@ -136,12 +138,6 @@ export function createChangeFeed(
   /** Last event id delivered (every id up to it is delivered or known never to exist); undefined while idle. */
   let cursor: number | undefined;
   let starting: Promise<void> | undefined;
-  /**
-   * Ids up to the start cursor may still be held by transactions that were running when the feed
-   * started: a replay up to it waits until they have all ended (xmin reached this horizon).
-   */
-  let startHorizon: bigint | undefined;
-  let settling: Promise<void> | undefined;
   /** An open gap: the first missing id and the horizon taken when it was first seen. */
   let gap: { at: number; horizon: bigint } | undefined;
   let reading = false;
@@ -193,7 +189,8 @@ export function createChangeFeed(
       // One read never delivers more than a subscriber may hold: a burst larger than that would
       // drop every subscriber, however fast it reads.
       const rows = await sql.query<EventRow>(liveSql, [cursor, liveBatch]);
-      full = rows.length === liveBatch;
+      // (With no event after the cursor the statement still answers its snapshot row.)
+      full = rows.length === liveBatch && rows[0]?.event_id !== null;
       // The feed stopped (and maybe started again, elsewhere) while this read ran: its rows and
       // its snapshot belong to the old position. Read again from the new one.
       if (began !== generation) {
@@ -228,47 +225,50 @@ export function createChangeFeed(
     } else schedule(gap ? gapRetryMs : pollMs);
   }
 
-  /** The first subscriber of an idle feed starts it at the newest event. */
-  const start = () => {
-    if (cursor !== undefined) return Promise.resolve();
-    starting ??= sql
-      .query<{ last: string; horizon: string }>(
-        `select coalesce(max(id), 0)::text as last, pg_current_xact_id()::text as horizon from ${history.table}`,
-      )
-      .then(([row]) => {
-        cursor = Number(row?.last ?? 0);
-        startHorizon = BigInt(row?.horizon ?? 0);
-        gap = undefined;
-        schedule(pollMs);
-      })
-      .finally(() => {
-        starting = undefined;
-      });
-    return starting;
+  /**
+   * Resolves once no transaction older than `horizon` is running, or once the feed stopped or
+   * closed (whoever waited has left).
+   */
+  const passed = async (horizon: bigint, began: number) => {
+    for (;;) {
+      const [row] = await sql.query<{ xmin: string }>('select pg_snapshot_xmin(pg_current_snapshot())::text as xmin');
+      if (BigInt(row!.xmin) >= horizon || began !== generation || closed) return;
+      await new Promise((resolve) => setTimeout(resolve, gapRetryMs));
+    }
   };
 
-  /** Resolves once no transaction that was running when the feed started is still running. */
-  const settled = (): Promise<void> => {
-    if (startHorizon === undefined) return Promise.resolve();
-    const horizon = startHorizon;
-    settling ??= (async () => {
-      for (;;) {
-        const [row] = await sql.query<{ xmin: string }>('select pg_snapshot_xmin(pg_current_snapshot())::text as xmin');
-        if (BigInt(row!.xmin) >= horizon) break;
-        await new Promise((resolve) => setTimeout(resolve, gapRetryMs));
-        if (closed) return;
-      }
-      if (startHorizon === horizon) startHorizon = undefined;
+  /**
+   * The first subscriber of an idle feed starts it at the newest event. Ids up to it may still be
+   * held by transactions running at that moment (a smaller id commits after a larger one): the
+   * feed takes its position only once they have all ended, so every id up to its position is
+   * final. A subscriber without a position then misses nothing committed after it subscribed, and
+   * a replay up to the position is exact.
+   */
+  const start = () => {
+    if (cursor !== undefined) return Promise.resolve();
+    if (starting) return starting;
+    const began = generation;
+    const promise = (async () => {
+      const [row] = await sql.query<{ last: string; horizon: string }>(
+        `select coalesce(max(id), 0)::text as last, pg_current_xact_id()::text as horizon from ${history.table}`,
+      );
+      await passed(BigInt(row!.horizon), began);
+      // Everyone left (or the feed closed) meanwhile: it stays idle; a newcomer starts afresh.
+      if (began !== generation || closed) return;
+      cursor = Number(row!.last);
+      gap = undefined;
+      schedule(pollMs);
     })().finally(() => {
-      settling = undefined;
+      if (starting === promise) starting = undefined;
     });
-    return settling;
+    starting = promise;
+    return promise;
   };
 
   const stop = () => {
     generation++;
     cursor = undefined;
-    startHorizon = undefined;
+    starting = undefined;
     gap = undefined;
     clearTimeout(timer);
   };
@@ -313,6 +313,11 @@ export function createChangeFeed(
         leave();
         throw error;
       }
+      // Gone while the feed started (its client left, or the feed closed): nothing to iterate.
+      if (cursor === undefined || !subscribers.has(me)) {
+        leave();
+        return (async function* () {})();
+      }
       // The subscription's position is fixed here, before the caller tells its client the stream
       // is open: anything committed from now on reaches it.
       const upTo = cursor as number;
@@ -336,7 +341,6 @@ export function createChangeFeed(
           // delivers meanwhile waits in the queue, and what was replayed already is skipped.
           let last = from;
           if (from < upTo) {
-            await settled();
             for await (const event of replay(from, upTo, recordId)) {
               if (!live()) return;
               if (me.overflowed) break;
