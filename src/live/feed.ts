@@ -9,7 +9,8 @@ import type { SqlClient } from '../db/sql-client.ts';
  *
  * Event ids come from a sequence, so they are handed out in the order the writes *started*, not
  * the order they committed: event 7 can become visible after event 8, or never (its statement
- * failed after taking the id). The feed delivers strictly in id order and never skips an id that
+ * failed after taking the id). (That needs the sequence to hand out one id at a time, CACHE 1,
+ * bigserial's default: with a cache per connection the order would not hold.) The feed delivers strictly in id order and never skips an id that
  * may still appear: at a gap it takes a transaction id of its own (the horizon), waits until every
  * transaction older than that has ended (PostgreSQL's snapshot xmin reaches it), then treats the
  * id as never written. A write takes its transaction id before its event id (the event is inserted
