@@ -8,8 +8,12 @@
  */
 import { EventSource } from 'eventsource';
 import pg from 'pg';
+import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClient } from '../src/client.ts';
+import { createSqlClient } from '../src/db/sql-client.ts';
+import { createChangeFeed } from '../src/live/feed.ts';
+import { patients } from '../src/patients/patient.fields.ts';
 import { samplePatient, startTestApp, type TestApp } from './support/app.ts';
 import { serverUrl } from './support/database.ts';
 
@@ -472,6 +476,65 @@ describe.runIf(serverUrl)('id gaps (PostgreSQL: a transaction held open on a con
     await vi.waitFor(() => expect(idsOf(s)).toEqual([held.eventId, laterEvent]), WAIT);
     await vi.waitFor(() => expect(trpc.got.map((g) => g.data.eventId)).toEqual([held.eventId, laterEvent]), WAIT);
     expect(idsOf(s)).toEqual(await eventIdsAfter(t, before));
+  });
+
+  it('waiting long behind an open transaction (at a gap, at a start) is logged once each, naming it by pid, database, state and age, never its query', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const pool = new pg.Pool({ connectionString: t.db.url, max: 2 });
+    const sql = createSqlClient({ pool, maxWaitMs: 2_000 });
+    const feed = createChangeFeed(sql, patients, { logger, recordKey: 'patient', pollMs: 50, stallWarnMs: 300 });
+    const stop = new AbortController();
+    try {
+      const events = await feed.subscribe({ signal: stop.signal });
+      const got: number[] = [];
+      void (async () => {
+        for await (const event of events) if (event) got.push(event.eventId);
+      })();
+      // A gap: an earlier id held open, a later one committed.
+      const held = await holdEvent(t, 'G-STALL-H');
+      const [{ pid }] = (await held.client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows as [{ pid: number }];
+      await create(t, 'G-STALL-L');
+      // (The wait is server-wide, and so is the oldest transaction: another test's may be older.)
+      const about = (what: string) => lines.filter((l) => l.waitingFor === what);
+      await vi.waitFor(() => expect(about('gap')).toHaveLength(1), WAIT);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(about('gap')).toHaveLength(1);
+      const [warning] = about('gap') as [{ oldestTransaction: { pid: number; database: string } }];
+      expect(warning).toMatchObject({
+        level: 40,
+        eventId: held.eventId,
+        oldestTransaction: {
+          pid: expect.any(Number),
+          database: expect.any(String),
+          state: expect.any(String),
+          transactionSeconds: expect.any(Number),
+        },
+      });
+      if (warning.oldestTransaction.database === new URL(t.db.url).pathname.slice(1)) {
+        expect(warning.oldestTransaction).toMatchObject({ pid, state: 'idle in transaction' });
+      }
+      expect(JSON.stringify(lines)).not.toMatch(/Held|G-STALL|insert/);
+      expect(got).toEqual([]);
+      await held.client.query('commit');
+      await vi.waitFor(() => expect(got).toHaveLength(2), WAIT);
+
+      // A start: the feed is idle again and a transaction holding an id is open when a subscriber comes.
+      stop.abort();
+      await vi.waitFor(() => expect(feed.subscribers).toBe(0), WAIT);
+      const again = await holdEvent(t, 'G-STALL-S');
+      const second = new AbortController();
+      const subscribing = feed.subscribe({ signal: second.signal });
+      await vi.waitFor(() => expect(about('start').length).toBeGreaterThan(0), WAIT);
+      expect(about('start').at(-1)).toMatchObject({ level: 40, oldestTransaction: { pid: expect.any(Number) } });
+      await again.client.query('commit');
+      await subscribing;
+      second.abort();
+    } finally {
+      stop.abort();
+      feed.close();
+      await sql.close();
+    }
   });
 
   it('a client resuming on an idle feed while an earlier id is held by a newer transaction than the later one\u2019s gets it once committed', async () => {

@@ -89,6 +89,12 @@ export interface FeedOptions {
   batch?: number;
   /** How soon to read again while an id gap is open. */
   gapRetryMs?: number;
+  /**
+   * After waiting this long for an open transaction (at a gap, or at the start), log a warning
+   * once, naming the oldest transaction that holds a transaction id (its pid, database, state and
+   * age; never its query, which could hold patient data).
+   */
+  stallWarnMs?: number;
 }
 
 export class SlowConsumerError extends Error {
@@ -116,7 +122,7 @@ interface EventRow {
 export function createChangeFeed(
   sql: SqlClient,
   r: Resource,
-  { logger, recordKey, pollMs = 1_000, maxQueued = 1_000, batch = 500, gapRetryMs = 20 }: FeedOptions,
+  { logger, recordKey, pollMs = 1_000, maxQueued = 1_000, batch = 500, gapRetryMs = 20, stallWarnMs = 10_000 }: FeedOptions,
 ): ChangeFeed {
   const history = r.history;
   if (!history) throw new Error(`${r.name} keeps no history: it has no change feed`);
@@ -140,7 +146,7 @@ export function createChangeFeed(
   let cursor: number | undefined;
   let starting: Promise<void> | undefined;
   /** An open gap: the first missing id and the horizon taken when it was first seen. */
-  let gap: { at: number; horizon: bigint } | undefined;
+  let gap: { at: number; horizon: bigint; since: number; warned: boolean } | undefined;
   let reading = false;
   let again = false;
   /** Bumped whenever the feed stops: a read begun before cannot apply to a later start. */
@@ -204,10 +210,16 @@ export function createChangeFeed(
             // A gap: wait for the transactions that may still hold it, then consider it empty.
             if (!gap || gap.at !== cursor + 1) {
               const horizon = await newHorizon();
-              if (began === generation) gap = { at: cursor + 1, horizon };
+              if (began === generation) gap = { at: cursor + 1, horizon, since: Date.now(), warned: false };
               break;
             }
-            if (BigInt(row.xmin) < gap.horizon) break;
+            if (BigInt(row.xmin) < gap.horizon) {
+              if (!gap.warned && Date.now() - gap.since >= stallWarnMs) {
+                gap.warned = true;
+                void warnStalled({ waitingFor: 'gap', eventId: gap.at }, gap.since);
+              }
+              break;
+            }
           }
           gap = undefined;
           cursor = eventId;
@@ -227,13 +239,39 @@ export function createChangeFeed(
   }
 
   /**
+   * Tells the operator why live delivery waits: the oldest transaction holding a transaction id
+   * (server-wide, as the wait is). Its query is never read: it could hold patient data.
+   */
+  const warnStalled = async (what: { waitingFor: 'gap' | 'start'; eventId?: number }, since: number) => {
+    let oldest: Record<string, unknown> | undefined;
+    try {
+      [oldest] = await sql.query<Record<string, unknown>>(
+        `select pid, datname as database, state, round(extract(epoch from now() - xact_start))::int as "transactionSeconds"
+         from pg_stat_activity where backend_xid is not null order by age(backend_xid) desc limit 1`,
+      );
+    } catch {
+      // Only the warning loses its detail.
+    }
+    logger.warn(
+      { ...what, waitedMs: Date.now() - since, oldestTransaction: oldest ?? null },
+      'live feed: waiting for an open transaction to end before delivering further events (docs/live-updates.md)',
+    );
+  };
+
+  /**
    * Resolves once no transaction older than `horizon` is running, or once the feed stopped or
    * closed (whoever waited has left).
    */
   const passed = async (horizon: bigint, began: number) => {
+    const since = Date.now();
+    let warned = false;
     for (;;) {
       const [row] = await sql.query<{ xmin: string }>('select pg_snapshot_xmin(pg_current_snapshot())::text as xmin');
       if (BigInt(row!.xmin) >= horizon || began !== generation || closed) return;
+      if (!warned && Date.now() - since >= stallWarnMs) {
+        warned = true;
+        void warnStalled({ waitingFor: 'start' }, since);
+      }
       await new Promise((resolve) => setTimeout(resolve, gapRetryMs));
     }
   };
