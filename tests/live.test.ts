@@ -537,6 +537,37 @@ describe.runIf(serverUrl)('id gaps (PostgreSQL: a transaction held open on a con
     }
   });
 
+  it('a slow subscriber whose disconnect throws: the error is logged, every other subscriber still gets every event', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const pool = new pg.Pool({ connectionString: t.db.url, max: 2 });
+    const sql = createSqlClient({ pool, maxWaitMs: 2_000 });
+    const feed = createChangeFeed(sql, patients, { logger, recordKey: 'patient', pollMs: 50, maxQueued: 2 });
+    const stop = new AbortController();
+    try {
+      // Never read: its queue fills, and its disconnect fails.
+      await feed.subscribe({
+        signal: stop.signal,
+        onOverflow: () => {
+          throw new Error('socket already gone');
+        },
+      });
+      const reader = await feed.subscribe({ signal: stop.signal });
+      const got: number[] = [];
+      void (async () => {
+        for await (const event of reader) if (event) got.push(event.id);
+      })();
+      const created: number[] = [];
+      for (let i = 0; i < 5; i++) created.push(await create(t, `G-SLOW-${i}`));
+      await vi.waitFor(() => expect(got).toEqual(created), WAIT);
+      expect(lines.map((l) => l.msg)).toEqual(['live feed: disconnecting a slow subscriber failed']);
+    } finally {
+      stop.abort();
+      feed.close();
+      await sql.close();
+    }
+  });
+
   it('a client resuming on an idle feed while an earlier id is held by a newer transaction than the later one\u2019s gets it once committed', async () => {
     const fresh = await startTestApp(LIVE);
     try {

@@ -170,7 +170,15 @@ export function createChangeFeed(
       if (s.queue.length >= maxQueued) {
         s.overflowed = true;
         s.queue.length = 0;
-        s.onOverflow?.();
+        // A failing disconnect must not cost the other subscribers this event.
+        try {
+          s.onOverflow?.();
+        } catch (error) {
+          logger.error(
+            { err: { type: error instanceof Error ? error.name : typeof error } },
+            'live feed: disconnecting a slow subscriber failed',
+          );
+        }
       } else s.queue.push(event);
       s.wake?.();
     }
