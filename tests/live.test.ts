@@ -376,6 +376,33 @@ describe('GET /patients/events and patient.onChange', () => {
   });
 });
 
+/**
+ * A change feed of the app's database driven directly (no HTTP), polling every 50 ms, its warnings
+ * and errors captured as parsed log lines. `stop` ends its subscriptions; `close` everything.
+ */
+function directFeed(app: TestApp, options: { stallWarnMs?: number; maxQueued?: number }) {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const sql = createSqlClient({ pool: new pg.Pool({ connectionString: app.db.url, max: 2 }), maxWaitMs: 2_000 });
+  const feed = createChangeFeed(sql, patients, { logger, recordKey: 'patient', pollMs: 50, ...options });
+  const stop = new AbortController();
+  const close = async () => {
+    stop.abort();
+    feed.close();
+    await sql.close();
+  };
+  return { feed, lines, stop, close };
+}
+
+/** Reads a subscription in the background: `pick` of each event (heartbeats skipped), in order. */
+function collect<E>(events: AsyncIterable<E | null>, pick: (event: E) => number): number[] {
+  const got: number[] = [];
+  void (async () => {
+    for await (const event of events) if (event) got.push(pick(event));
+  })();
+  return got;
+}
+
 /** A connection of its own, in a transaction (closed after the test). */
 async function openTransaction(app: TestApp) {
   const c = new pg.Client({ connectionString: app.db.url });
@@ -420,8 +447,42 @@ async function holdBehindLater(app: TestApp, prefix: string) {
   await later.query('commit');
   return { held, laterEvent: eventId };
 }
+
 /** Long enough for several polls and gap retries: nothing may arrive in it. */
 const quietly = () => new Promise((resolve) => setTimeout(resolve, 800));
+
+/** A service of its own, whose feed has never run (as after a restart); stopped after `body`. */
+async function withFreshApp(body: (app: TestApp) => Promise<void>, env: Record<string, string> = LIVE) {
+  const fresh = await startTestApp(env);
+  try {
+    await body(fresh);
+  } finally {
+    for (const close of cleanups.splice(0)) close();
+    await fresh.stop();
+  }
+}
+
+/**
+ * Opens `GET /patients/events` on an idle feed while `held` is open: the feed takes its position
+ * only once that transaction has ended, so the stream must not open before the commit. Answers
+ * the stream, connected.
+ */
+async function openWhileHeld(app: TestApp, held: { client: pg.Client }, headers: Record<string, string> = {}) {
+  const opening = openedLater(openStream(app.baseUrl, '', headers));
+  await quietly();
+  expect(opening.opened).toBe(false);
+  await held.client.query('commit');
+  const s = await opening.stream;
+  await connected(s);
+  return s;
+}
+
+/** A resume from `before` while `held` is open: once it commits, exactly `expected` arrive. */
+async function resumeWhileHeld(app: TestApp, before: number, held: { client: pg.Client }, expected: number[]) {
+  const s = await openWhileHeld(app, held, { 'last-event-id': String(before) });
+  await vi.waitFor(() => expect(idsOf(s)).toEqual(expected), { ...WAIT, timeout: 5_000 });
+  return s;
+}
 
 describe.runIf(serverUrl)('id gaps (PostgreSQL: a transaction held open on a connection of its own)', () => {
   let t: TestApp;
@@ -479,18 +540,9 @@ describe.runIf(serverUrl)('id gaps (PostgreSQL: a transaction held open on a con
   });
 
   it('waiting long behind an open transaction (at a gap, at a start) is logged once each, naming it by pid, database, state and age, never its query', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-    const pool = new pg.Pool({ connectionString: t.db.url, max: 2 });
-    const sql = createSqlClient({ pool, maxWaitMs: 2_000 });
-    const feed = createChangeFeed(sql, patients, { logger, recordKey: 'patient', pollMs: 50, stallWarnMs: 300 });
-    const stop = new AbortController();
+    const { feed, lines, stop, close } = directFeed(t, { stallWarnMs: 300 });
     try {
-      const events = await feed.subscribe({ signal: stop.signal });
-      const got: number[] = [];
-      void (async () => {
-        for await (const event of events) if (event) got.push(event.eventId);
-      })();
+      const got = collect(await feed.subscribe({ signal: stop.signal }), (e) => e.eventId);
       // A gap: an earlier id held open, a later one committed.
       const held = await holdEvent(t, 'G-STALL-H');
       const [{ pid }] = (await held.client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows as [{ pid: number }];
@@ -531,19 +583,12 @@ describe.runIf(serverUrl)('id gaps (PostgreSQL: a transaction held open on a con
       await subscribing;
       second.abort();
     } finally {
-      stop.abort();
-      feed.close();
-      await sql.close();
+      await close();
     }
   });
 
   it('a slow subscriber whose disconnect throws: the error is logged, every other subscriber still gets every event', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-    const pool = new pg.Pool({ connectionString: t.db.url, max: 2 });
-    const sql = createSqlClient({ pool, maxWaitMs: 2_000 });
-    const feed = createChangeFeed(sql, patients, { logger, recordKey: 'patient', pollMs: 50, maxQueued: 2 });
-    const stop = new AbortController();
+    const { feed, lines, stop, close } = directFeed(t, { maxQueued: 2 });
     try {
       // Never read: its queue fills, and its disconnect fails.
       await feed.subscribe({
@@ -552,62 +597,35 @@ describe.runIf(serverUrl)('id gaps (PostgreSQL: a transaction held open on a con
           throw new Error('socket already gone');
         },
       });
-      const reader = await feed.subscribe({ signal: stop.signal });
-      const got: number[] = [];
-      void (async () => {
-        for await (const event of reader) if (event) got.push(event.id);
-      })();
+      const got = collect(await feed.subscribe({ signal: stop.signal }), (e) => e.id);
       const created: number[] = [];
       for (let i = 0; i < 5; i++) created.push(await create(t, `G-SLOW-${i}`));
       await vi.waitFor(() => expect(got).toEqual(created), WAIT);
       expect(lines.map((l) => l.msg)).toEqual(['live feed: disconnecting a slow subscriber failed']);
     } finally {
-      stop.abort();
-      feed.close();
-      await sql.close();
+      await close();
     }
   });
 
   it('a client resuming on an idle feed while an earlier id is held by a newer transaction than the later one\u2019s gets it once committed', async () => {
-    const fresh = await startTestApp(LIVE);
-    try {
+    await withFreshApp(async (fresh) => {
       const before = await lastEventId(fresh);
       const { held, laterEvent } = await holdBehindLater(fresh, 'G-IDLE-XID');
-      const opening = openedLater(openStream(fresh.baseUrl, '', { 'last-event-id': String(before) }));
-      await quietly();
-      // The idle feed takes its position only once the held transaction has ended.
-      expect(opening.opened).toBe(false);
-      await held.client.query('commit');
-      const s = await opening.stream;
-      await connected(s);
-      await vi.waitFor(() => expect(idsOf(s)).toEqual([held.eventId, laterEvent]), { ...WAIT, timeout: 5_000 });
-    } finally {
-      for (const close of cleanups.splice(0)) close();
-      await fresh.stop();
-    }
+      await resumeWhileHeld(fresh, before, held, [held.eventId, laterEvent]);
+    });
   });
 
   it('a client resuming on an idle feed while an earlier id is held gets it once committed, before the later one', async () => {
     // A fresh service: its feed has never run (as after a restart, when every client reconnects).
     // docs/live-updates.md: such an event "is delivered to subscribers that resume from an earlier id".
-    const fresh = await startTestApp(LIVE);
-    try {
+    await withFreshApp(async (fresh) => {
       const before = await lastEventId(fresh);
       const held = await holdEvent(fresh, 'G-IDLE-H');
       const later = await create(fresh, 'G-IDLE-L');
       const laterEvent = (await eventIdsAfter(fresh, held.eventId))[0]!;
-      const opening = openedLater(openStream(fresh.baseUrl, '', { 'last-event-id': String(before) }));
-      await quietly();
-      expect(opening.opened).toBe(false);
-      await held.client.query('commit');
-      const s = await opening.stream;
-      await connected(s);
-      await vi.waitFor(() => expect(idsOf(s)).toEqual([held.eventId, laterEvent]), { ...WAIT, timeout: 5_000 });
+      const s = await resumeWhileHeld(fresh, before, held, [held.eventId, laterEvent]);
       expect(s.events.map((e) => e.id)).toEqual([held.patientId, later]);
-    } finally {
-      for (const close of cleanups.splice(0)) close();
-      await fresh.stop();
-    }
+    });
   });
 });
 
@@ -616,47 +634,39 @@ describe.runIf(serverUrl)('an idle feed starting (PostgreSQL: a transaction held
     // Were the position taken at once (the newest id), the held event, committed after the client
     // was told "open", would sit below its position: never sent, and not replayed on a resume
     // from the last id it got.
-    const fresh = await startTestApp(LIVE);
-    try {
+    await withFreshApp(async (fresh) => {
       const held = await holdEvent(fresh, 'G-NOPOS-H');
       const later = await create(fresh, 'G-NOPOS-L');
-      const opening = openedLater(openStream(fresh.baseUrl));
       const trpc = subscribe(fresh.baseUrl);
-      await quietly();
-      expect(opening.opened).toBe(false);
-      await held.client.query('commit');
-      const s = await opening.stream;
-      await connected(s);
+      const s = await openWhileHeld(fresh, held);
       const next = await create(fresh, 'G-NOPOS-N');
       await vi.waitFor(() => expect(s.events.map((e) => e.id)).toEqual([next]), WAIT);
       await vi.waitFor(() => expect(trpc.got.map((g) => g.data.id)).toEqual([next]), WAIT);
       expect(later).toBeLessThan(next);
-    } finally {
-      for (const close of cleanups.splice(0)) close();
-      await fresh.stop();
-    }
+    });
   });
 
   it('LIVE_MAX_QUEUED=1 (one event per read): an idle feed with a subscriber polls, it does not spin', async () => {
-    const small = await startTestApp({ ...LIVE, LIVE_MAX_QUEUED: '1' });
-    try {
-      const s = await openStream(small.baseUrl);
-      await connected(s);
-      const commits = async () =>
-        (
-          (await small.db.query('select xact_commit::int as n from pg_stat_database where datname = current_database()')) as [{ n: number }]
-        )[0].n;
-      const before = await commits();
-      // PostgreSQL publishes a backend's counts at most once a second: wait for two of them.
-      await new Promise((resolve) => setTimeout(resolve, 2_500));
-      // A poll every 200 ms is about a dozen reads; a spin is thousands.
-      expect((await commits()) - before).toBeLessThan(200);
-      const created = await create(small, 'G-ONE');
-      await vi.waitFor(() => expect(s.events.map((e) => e.id)).toEqual([created]), WAIT);
-    } finally {
-      for (const close of cleanups.splice(0)) close();
-      await small.stop();
-    }
+    await withFreshApp(
+      async (small) => {
+        const s = await openStream(small.baseUrl);
+        await connected(s);
+        const commits = async () =>
+          (
+            (await small.db.query('select xact_commit::int as n from pg_stat_database where datname = current_database()')) as [
+              { n: number },
+            ]
+          )[0].n;
+        const before = await commits();
+        // PostgreSQL publishes a backend's counts at most once a second: wait for two of them.
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        // A poll every 200 ms is about a dozen reads; a spin is thousands.
+        expect((await commits()) - before).toBeLessThan(200);
+        const created = await create(small, 'G-ONE');
+        await vi.waitFor(() => expect(s.events.map((e) => e.id)).toEqual([created]), WAIT);
+      },
+      { ...LIVE, LIVE_MAX_QUEUED: '1' },
+    );
   });
 });
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { describeError } from '../logger.ts';
 import type { SqlClient } from './sql-client.ts';
 
 /** One answer that carried patient data: who, which procedure, which requests, which patients. */
@@ -76,10 +77,7 @@ export function createReadAudit(
           ],
         );
       } catch (error) {
-        logger.warn(
-          { entries: buffer.length, err: { type: error instanceof Error ? error.name : typeof error } },
-          'read audit: write failed, will retry',
-        );
+        logger.warn({ entries: buffer.length, err: describeError(error) }, 'read audit: write failed, will retry');
         return;
       }
       buffer = buffer.slice(group.length);

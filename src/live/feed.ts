@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { EVENT_OPS } from '../core/history-sql.ts';
 import type { Resource } from '../core/resource.ts';
 import type { SqlClient } from '../db/sql-client.ts';
+import { describeError } from '../logger.ts';
 
 /**
  * The live feed of a resource's changes, read from its history table (patient_events): every
@@ -112,6 +113,14 @@ interface Subscriber {
   wake: (() => void) | undefined;
 }
 
+/** A wait for open transactions: since when, and whether it was reported. */
+interface Wait {
+  since: number;
+  warned: boolean;
+}
+
+type StallCause = { waitingFor: 'gap'; eventId: number } | { waitingFor: 'start' };
+
 interface EventRow {
   xmin: string;
   event_id: string | null;
@@ -146,7 +155,7 @@ export function createChangeFeed(
   let cursor: number | undefined;
   let starting: Promise<void> | undefined;
   /** An open gap: the first missing id and the horizon taken when it was first seen. */
-  let gap: { at: number; horizon: bigint; since: number; warned: boolean } | undefined;
+  let gap: (Wait & { at: number; horizon: bigint }) | undefined;
   let reading = false;
   let again = false;
   /** Bumped whenever the feed stops: a read begun before cannot apply to a later start. */
@@ -174,10 +183,7 @@ export function createChangeFeed(
         try {
           s.onOverflow?.();
         } catch (error) {
-          logger.error(
-            { err: { type: error instanceof Error ? error.name : typeof error } },
-            'live feed: disconnecting a slow subscriber failed',
-          );
+          logger.error({ err: describeError(error) }, 'live feed: disconnecting a slow subscriber failed');
         }
       } else s.queue.push(event);
       s.wake?.();
@@ -222,10 +228,7 @@ export function createChangeFeed(
               break;
             }
             if (BigInt(row.xmin) < gap.horizon) {
-              if (!gap.warned && Date.now() - gap.since >= stallWarnMs) {
-                gap.warned = true;
-                void warnStalled({ waitingFor: 'gap', eventId: gap.at }, gap.since);
-              }
+              warnIfStalled(gap, { waitingFor: 'gap', eventId: gap.at });
               break;
             }
           }
@@ -236,7 +239,7 @@ export function createChangeFeed(
       }
     } catch (error) {
       // The database is away: the next poke or poll tries again from the same cursor.
-      logger.warn({ err: { type: error instanceof Error ? error.name : typeof error } }, 'live feed: read failed, will retry');
+      logger.warn({ err: describeError(error) }, 'live feed: read failed, will retry');
     } finally {
       reading = false;
     }
@@ -250,7 +253,7 @@ export function createChangeFeed(
    * Tells the operator why live delivery waits: the oldest transaction holding a transaction id
    * (server-wide, as the wait is). Its query is never read: it could hold patient data.
    */
-  const warnStalled = async (what: { waitingFor: 'gap' | 'start'; eventId?: number }, since: number) => {
+  const warnStalled = async (what: StallCause, since: number) => {
     let oldest: Record<string, unknown> | undefined;
     try {
       [oldest] = await sql.query<Record<string, unknown>>(
@@ -266,20 +269,23 @@ export function createChangeFeed(
     );
   };
 
+  /** Warns once per wait, when it has lasted `stallWarnMs`. */
+  const warnIfStalled = (wait: Wait, what: StallCause) => {
+    if (wait.warned || Date.now() - wait.since < stallWarnMs) return;
+    wait.warned = true;
+    void warnStalled(what, wait.since);
+  };
+
   /**
    * Resolves once no transaction older than `horizon` is running, or once the feed stopped or
    * closed (whoever waited has left).
    */
   const passed = async (horizon: bigint, began: number) => {
-    const since = Date.now();
-    let warned = false;
+    const wait: Wait = { since: Date.now(), warned: false };
     for (;;) {
       const [row] = await sql.query<{ xmin: string }>('select pg_snapshot_xmin(pg_current_snapshot())::text as xmin');
       if (BigInt(row!.xmin) >= horizon || began !== generation || closed) return;
-      if (!warned && Date.now() - since >= stallWarnMs) {
-        warned = true;
-        void warnStalled({ waitingFor: 'start' }, since);
-      }
+      warnIfStalled(wait, { waitingFor: 'start' });
       await new Promise((resolve) => setTimeout(resolve, gapRetryMs));
     }
   };
