@@ -1,5 +1,4 @@
 import { TRPCError } from '@trpc/server';
-import { callProcedure } from '@trpc/server/unstable-core-do-not-import';
 import type { Logger } from 'pino';
 import {
   coerceSchema,
@@ -16,6 +15,7 @@ import {
 } from 'trpc-to-openapi';
 import { ZodArray } from 'zod';
 import type { Context, CreateContext, RequestInfo } from '../api/context.ts';
+import { type CallOptions, procedureCaller } from '../api/procedure-call.ts';
 import type { AppRouter } from '../api/router.ts';
 import type { RestMeta, RestRequest } from '../api/trpc.ts';
 import { JsonText } from '../core/json-text.ts';
@@ -131,6 +131,8 @@ interface FastRoute {
   /** Keys whose schema is an array: a single query value becomes a one-element array. */
   arrayKeys: string[];
   meta: RestMeta | undefined;
+  /** The procedure, looked up once (api/procedure-call.ts). */
+  call: (opts: CallOptions<Context>) => Promise<unknown>;
 }
 
 /**
@@ -139,7 +141,7 @@ interface FastRoute {
  * keys taking arrays) are worked out once, with the library's own functions, where the library
  * redoes them on every request (a URL, the route search, `coerceSchema`, a caller proxy, a
  * request/response pair). What stays per request is what decides the answer: the same input
- * object (query values, then path parameters), the same procedure call (`callProcedure`: its
+ * object (query values, then path parameters), the same procedure call (`procedureCaller`: its
  * middlewares, zod input and output validation), and the same answer and failure mapping as the
  * library path above. tests/rest-fast-path.test.ts proves the two answer byte for byte the same.
  * Anything else (writes, paths with dots or escapes, a route with merged inputs, no route)
@@ -173,6 +175,7 @@ export function createRestQueryFastPath({ router, createContext, logger, trustPr
       voidInput: instanceofZodTypeLikeVoid(schema),
       arrayKeys,
       meta: restMeta.get(path),
+      call: procedureCaller(router, path, 'query'),
     });
   });
 
@@ -200,8 +203,7 @@ export function createRestQueryFastPath({ router, createContext, logger, trustPr
     const ctx = createContext(requestInfo(request));
     let result: unknown;
     try {
-      result = await callProcedure({
-        router,
+      result = await route.call({
         path: route.path,
         getRawInput: () => Promise.resolve(input),
         ctx,

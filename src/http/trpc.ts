@@ -1,13 +1,8 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
-import {
-  callProcedure,
-  getErrorShape,
-  getHTTPStatusCode,
-  getTRPCErrorFromUnknown,
-  transformTRPCResponse,
-} from '@trpc/server/unstable-core-do-not-import';
+import { getErrorShape, getHTTPStatusCode, getTRPCErrorFromUnknown, transformTRPCResponse } from '@trpc/server/unstable-core-do-not-import';
 import type { Logger } from 'pino';
-import type { CreateContext, RequestInfo } from '../api/context.ts';
+import type { Context, CreateContext, RequestInfo } from '../api/context.ts';
+import { type CallOptions, procedureCaller } from '../api/procedure-call.ts';
 import type { AppRouter } from '../api/router.ts';
 import { JsonText } from '../core/json-text.ts';
 import { toApiError } from '../errors.ts';
@@ -97,12 +92,14 @@ const requestInfo = (request: HttpRequest): RequestInfo => ({
   disconnect: request.disconnect,
 });
 
+type QueryCall = (opts: CallOptions<Context>) => Promise<unknown>;
+
 /** The headers tRPC's fetch adapter sends with a JSON answer. */
 const TRPC_HEADERS = { vary: 'trpc-accept, accept', 'content-type': 'application/json' };
 
 /**
  * The common call, `GET /trpc/<query>?input=…` (one query, not a batch, no streaming), answered
- * the way tRPC's fetch adapter answers it: the same procedure call (`callProcedure`: its
+ * the way tRPC's fetch adapter answers it: the same procedure call (`procedureCaller`: its
  * middlewares, zod input and output validation), the same error shape (`getErrorShape`, through
  * the error formatter), the same envelope and status (`transformTRPCResponse`,
  * `getHTTPStatusCode`). What it leaves out is per-request scaffolding: a WHATWG `Request` (with
@@ -113,15 +110,16 @@ const TRPC_HEADERS = { vary: 'trpc-accept, accept', 'content-type': 'application
  */
 export function createQueryFastPath({ router, createContext, logger }: Pick<TrpcHandlerOptions, 'router' | 'createContext' | 'logger'>) {
   const config = router._def._config;
-  const queries = new Set(
+  const queries = new Map(
     Object.entries(router._def.procedures)
       .filter(([, procedure]) => (procedure as { _def: { type: string } })._def.type === 'query')
-      .map(([name]) => name),
+      .map(([name]) => [name, procedureCaller<Context>(router, name, 'query')]),
   );
   return (request: HttpRequest): Promise<HttpResponse> | undefined => {
     if (request.method !== 'GET' || !request.path.startsWith('/trpc/')) return undefined;
     const path = request.path.slice('/trpc/'.length);
-    if (!queries.has(path)) return undefined;
+    const call = queries.get(path);
+    if (!call) return undefined;
     const { headers } = request;
     if (headers['trpc-accept'] !== undefined || headers['connection-params'] !== undefined) return undefined;
     let input: unknown;
@@ -135,14 +133,13 @@ export function createQueryFastPath({ router, createContext, logger }: Pick<Trpc
         return undefined;
       }
     }
-    return answer(path, input, request);
+    return answer(call, path, input, request);
   };
 
-  async function answer(path: string, input: unknown, request: HttpRequest): Promise<HttpResponse> {
+  async function answer(call: QueryCall, path: string, input: unknown, request: HttpRequest): Promise<HttpResponse> {
     const ctx = createContext(requestInfo(request));
     try {
-      const data: unknown = await callProcedure({
-        router,
+      const data: unknown = await call({
         path,
         getRawInput: () => Promise.resolve(input),
         ctx,

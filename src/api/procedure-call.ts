@@ -1,0 +1,87 @@
+import type { AnyRouter } from '@trpc/server';
+import {
+  callProcedure,
+  getTRPCErrorFromUnknown,
+  middlewareMarker,
+  type ProcedureCallOptions,
+  TRPCError,
+} from '@trpc/server/unstable-core-do-not-import';
+
+/** What a middleware returns (tRPC's MiddlewareResult, as far as the call reads it). */
+type Result = { ok: true; data: unknown } | { ok: false; error: TRPCError };
+type Middleware = (opts: Options) => Promise<Result>;
+type Options = Record<string, unknown> & { ctx: unknown; input?: unknown; getRawInput: () => Promise<unknown> };
+interface NextOptions {
+  ctx?: Record<string, unknown>;
+  input?: unknown;
+  getRawInput?: () => Promise<unknown>;
+}
+interface ProcedureDef {
+  type: string;
+  meta: unknown;
+  middlewares: Middleware[];
+  caller?: unknown;
+}
+
+/** The call options the fast paths pass (tRPC's, less the router it was looked up in). */
+export type CallOptions<TContext> = Omit<ProcedureCallOptions<TContext>, 'input'>;
+
+/**
+ * A procedure of `router`, looked up once, called the way tRPC 11 calls it (`callProcedure`, then
+ * the procedure's own `callRecursive` in @trpc/server's procedureBuilder.ts): each middleware in
+ * turn (our boundary, zod's input parse, zod's output parse, the resolver), each given the call's
+ * options with `meta`, `input` and `next`; `next()` merges a middleware's `ctx`, `input` or
+ * `getRawInput` into the options of the next; a throw anywhere becomes a failed result through
+ * `getTRPCErrorFromUnknown`; a failed result is thrown, a chain that returns nothing is an
+ * internal error.
+ *
+ * The one difference is the copy. tRPC's TypeScript source copies the options with object spread
+ * (`{ ...opts, meta, input, next }`) twice at every middleware level; its published build compiles
+ * that spread to a helper (`_objectSpread2`) that defines each key with `Object.defineProperty`.
+ * For the four levels of a read that is about 80 property definitions per request, the largest
+ * single cost of a read by id inside the framework (docs/performance.md, issue 16). Here it is
+ * the spread itself, which V8 runs natively. tests/procedure-call.test.ts checks this against
+ * `callProcedure` on every outcome (an answer, each kind of failure, context and input handed on).
+ *
+ * Used by the query fast paths only (REST GETs and single tRPC queries); everything else is
+ * called by tRPC itself. A procedure with a caller override, or that is not a `type` procedure,
+ * is handed to `callProcedure`.
+ */
+export function procedureCaller<TContext>(router: AnyRouter, path: string, type: 'query' | 'mutation') {
+  const procedure = (router._def.procedures as Record<string, { _def: ProcedureDef } | undefined>)[path];
+  const def = procedure?._def;
+  if (!def || def.type !== type || def.caller) {
+    return (opts: CallOptions<TContext>) => callProcedure({ ...opts, router } as Parameters<typeof callProcedure>[0]);
+  }
+  const { middlewares, meta } = def;
+
+  async function callRecursive(index: number, opts: Options): Promise<Result> {
+    try {
+      const middleware = middlewares[index] as Middleware;
+      return await middleware({
+        ...opts,
+        meta,
+        input: opts.input,
+        next(nextOpts?: NextOptions) {
+          return callRecursive(index + 1, {
+            ...opts,
+            ctx: nextOpts?.ctx ? { ...(opts.ctx as object), ...nextOpts.ctx } : opts.ctx,
+            input: nextOpts && 'input' in nextOpts ? nextOpts.input : opts.input,
+            getRawInput: nextOpts?.getRawInput ?? opts.getRawInput,
+          });
+        },
+      });
+    } catch (cause) {
+      return { ok: false, error: getTRPCErrorFromUnknown(cause), marker: middlewareMarker } as Result;
+    }
+  }
+
+  return async (opts: CallOptions<TContext>): Promise<unknown> => {
+    const result = await callRecursive(0, opts as unknown as Options);
+    if (!result) {
+      throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'No result from middlewares - did you forget to `return next()`?' });
+    }
+    if (!result.ok) throw result.error;
+    return result.data;
+  };
+}

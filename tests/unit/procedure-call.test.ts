@@ -1,0 +1,172 @@
+/**
+ * procedureCaller (src/api/procedure-call.ts) calls a procedure as tRPC's own `callProcedure`
+ * does: every case here is run both ways on the same router and must end the same (the same data,
+ * or an error of the same class, code, message and cause), and the middlewares must see the same
+ * options. The fast paths' byte-for-byte tests (rest-fast-path, trpc-fast-path) do the same on the
+ * application's own procedures.
+ */
+import { initTRPC, TRPCError } from '@trpc/server';
+import { callProcedure } from '@trpc/server/unstable-core-do-not-import';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { procedureCaller } from '../../src/api/procedure-call.ts';
+
+interface Ctx {
+  user: string;
+  seen: Record<string, unknown>[];
+}
+const t = initTRPC.context<Ctx>().meta<{ tag: string }>().create({ isDev: false });
+
+/** What a middleware was handed, without the functions and the per-call objects. */
+const observe = t.middleware(async (opts) => {
+  const { ctx, next, getRawInput, signal, router: _router, ...rest } = opts as typeof opts & { router?: unknown };
+  ctx.seen.push({ ...rest, keys: Object.keys(opts).sort(), signal, rawInput: await getRawInput() });
+  return next();
+});
+
+const base = t.procedure.meta({ tag: 'base' }).use(observe);
+const router = t.router({
+  ok: base
+    .input(z.object({ id: z.number(), extra: z.string().default('d') }))
+    .output(z.object({ id: z.number(), user: z.string(), extra: z.string() }))
+    .query(({ ctx, input }) => ({ id: input.id, user: ctx.user, extra: input.extra })),
+  none: base.query(() => 'no input'),
+  badOutput: base.output(z.object({ id: z.number() })).query(() => ({ id: 'not a number' }) as unknown as { id: number }),
+  throwsTrpc: base.query(() => {
+    throw new TRPCError({ code: 'CONFLICT', message: 'taken', cause: new Error('inner') });
+  }),
+  throwsError: base.query(() => {
+    throw new RangeError('plain failure');
+  }),
+  throwsString: base.query(() => {
+    throw 'a string';
+  }),
+  middlewareThrows: t.procedure
+    .use(() => {
+      throw new TRPCError({ code: 'UNAUTHORIZED', message: 'no' });
+    })
+    .query(() => 'never'),
+  noResult: t.procedure.use((async () => undefined) as unknown as Parameters<typeof t.procedure.use>[0]).query(() => 'never'),
+  widensContext: t.procedure
+    .use(({ next }) => next({ ctx: { user: 'replaced', role: 'admin' } }))
+    .use(observe)
+    .query(({ ctx }) => ({ user: ctx.user, role: ctx.role })),
+  replacesInput: t.procedure
+    .use(({ next }) => next({ input: { id: 7 } }))
+    .use(observe)
+    .query(({ input }) => input),
+  changesResult: t.procedure
+    .use(async ({ next }) => {
+      const result = await next();
+      return result.ok ? { ...result, data: { wrapped: result.data } } : result;
+    })
+    .query(() => 'inner'),
+  write: base.mutation(() => 'written'),
+});
+
+type Outcome = { data: unknown; seen: unknown[] } | { error: Record<string, unknown>; seen: unknown[] };
+
+async function run(via: 'tRPC' | 'ours', path: string, rawInput: unknown, type: 'query' | 'mutation' = 'query'): Promise<Outcome> {
+  const ctx: Ctx = { user: 'ana', seen: [] };
+  const opts = { path, getRawInput: () => Promise.resolve(rawInput), ctx, type, signal: undefined, batchIndex: 0 };
+  try {
+    const data = via === 'tRPC' ? await callProcedure({ ...opts, router }) : await procedureCaller<Ctx>(router, path, type)(opts);
+    return { data, seen: ctx.seen };
+  } catch (error) {
+    const e = error as TRPCError;
+    return {
+      error: {
+        class: e.constructor.name,
+        code: e.code,
+        message: e.message,
+        cause: e.cause ? `${e.cause.constructor.name}: ${e.cause.message}` : undefined,
+      },
+      seen: ctx.seen,
+    };
+  }
+}
+
+/** Runs a case both ways; returns tRPC's outcome (ours must equal it). */
+async function same(path: string, rawInput?: unknown, type: 'query' | 'mutation' = 'query') {
+  const theirs = await run('tRPC', path, rawInput, type);
+  const ours = await run('ours', path, rawInput, type);
+  // callProcedure hands the middlewares its router too; nothing reads it (it is not in their type).
+  const withoutRouter = (o: Outcome) => ({
+    ...o,
+    seen: o.seen.map((s) => {
+      const seen = s as Record<string, unknown>;
+      return { ...seen, keys: (seen.keys as string[]).filter((k) => k !== 'router') };
+    }),
+  });
+  expect(withoutRouter(ours)).toStrictEqual(withoutRouter(theirs));
+  return theirs;
+}
+
+describe('procedureCaller ends every call as callProcedure does', () => {
+  it('an answer: parsed input (with its default), the context, the output parse', async () => {
+    const outcome = await same('ok', { id: 1 });
+    expect(outcome).toMatchObject({ data: { id: 1, user: 'ana', extra: 'd' } });
+    // The middleware saw the call's options with meta, input and next, as tRPC gives them.
+    expect(outcome.seen).toStrictEqual([
+      {
+        batchIndex: 0,
+        input: undefined,
+        meta: { tag: 'base' },
+        path: 'ok',
+        type: 'query',
+        keys: ['batchIndex', 'ctx', 'getRawInput', 'input', 'meta', 'next', 'path', 'router', 'signal', 'type'],
+        signal: undefined,
+        rawInput: { id: 1 },
+      },
+    ]);
+  });
+
+  it('a procedure without input', async () => {
+    expect(await same('none')).toMatchObject({ data: 'no input' });
+  });
+
+  it('input that fails its schema: BAD_REQUEST caused by the zod error, resolver not run', async () => {
+    expect(await same('ok', { id: 'x' })).toMatchObject({
+      error: { class: 'TRPCError', code: 'BAD_REQUEST', cause: expect.stringContaining('ZodError') },
+    });
+  });
+
+  it('output that fails its schema: INTERNAL_SERVER_ERROR "Output validation failed"', async () => {
+    expect(await same('badOutput')).toMatchObject({ error: { code: 'INTERNAL_SERVER_ERROR', message: 'Output validation failed' } });
+  });
+
+  it('a TRPCError from the resolver, as it was thrown (code, message, cause)', async () => {
+    expect(await same('throwsTrpc')).toMatchObject({ error: { code: 'CONFLICT', message: 'taken', cause: 'Error: inner' } });
+  });
+
+  it('a plain error and a thrown string become internal errors the same way', async () => {
+    expect(await same('throwsError')).toMatchObject({ error: { code: 'INTERNAL_SERVER_ERROR', cause: 'RangeError: plain failure' } });
+    expect(await same('throwsString')).toMatchObject({ error: { code: 'INTERNAL_SERVER_ERROR' } });
+  });
+
+  it('a middleware that throws before next()', async () => {
+    expect(await same('middlewareThrows')).toMatchObject({ error: { code: 'UNAUTHORIZED', message: 'no' } });
+  });
+
+  it('a middleware that returns nothing', async () => {
+    expect(await same('noResult')).toMatchObject({
+      error: { code: 'INTERNAL_SERVER_ERROR', message: expect.stringContaining('No result') },
+    });
+  });
+
+  it('next({ ctx }) merges into the context; next({ input }) replaces the input', async () => {
+    expect(await same('widensContext')).toMatchObject({ data: { user: 'replaced', role: 'admin' } });
+    const replaced = await same('replacesInput', { id: 1 });
+    expect(replaced).toMatchObject({ data: { id: 7 }, seen: [{ input: { id: 7 }, rawInput: { id: 1 } }] });
+  });
+
+  it("a middleware's change to the result", async () => {
+    expect(await same('changesResult')).toMatchObject({ data: { wrapped: 'inner' } });
+  });
+
+  it('a missing procedure or one of another type is left to callProcedure (NOT_FOUND)', async () => {
+    expect(await same('missing')).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    expect(await same('write')).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    expect(await same('write', undefined, 'mutation')).toMatchObject({ data: 'written' });
+  });
+});
