@@ -1,6 +1,7 @@
 import type { AnyRouter } from '@trpc/server';
 import {
   callProcedure,
+  createRecursiveProxy,
   getTRPCErrorFromUnknown,
   middlewareMarker,
   type ProcedureCallOptions,
@@ -43,11 +44,11 @@ export type CallOptions<TContext> = Omit<ProcedureCallOptions<TContext>, 'input'
  * the spread itself, which V8 runs natively. tests/procedure-call.test.ts checks this against
  * `callProcedure` on every outcome (an answer, each kind of failure, context and input handed on).
  *
- * Used by the query fast paths only (REST GETs and single tRPC queries); everything else is
- * called by tRPC itself. A procedure with a caller override, or that is not a `type` procedure,
- * is handed to `callProcedure`.
+ * Used by the query fast paths (REST GETs and single tRPC queries) and by the REST handler's
+ * caller (`createCallerFor`); tRPC's own adapter calls procedures itself. A procedure with a
+ * caller override, or that is not a `type` procedure, is handed to `callProcedure`.
  */
-export function procedureCaller<TContext>(router: AnyRouter, path: string, type: 'query' | 'mutation') {
+export function procedureCaller<TContext>(router: AnyRouter, path: string, type: string) {
   const procedure = (router._def.procedures as Record<string, { _def: ProcedureDef } | undefined>)[path];
   const def = procedure?._def;
   if (!def || def.type !== type || def.caller) {
@@ -84,4 +85,31 @@ export function procedureCaller<TContext>(router: AnyRouter, path: string, type:
     if (!result.ok) throw result.error;
     return result.data;
   };
+}
+
+/**
+ * `router.createCaller` for trpc-to-openapi's REST handler, which makes a caller per request and
+ * calls the one procedure the route names through it (`caller.patient.create(input)`). The call
+ * is the one tRPC's `createCallerFactory` makes (the procedure's path, the first argument as raw
+ * input, the context, the procedure's own type, no signal, batch index 0), its chain run by
+ * `procedureCaller`. A path that names no procedure goes to tRPC's own caller (NOT_FOUND).
+ */
+export function createCallerFor<TRouter extends AnyRouter>(router: TRouter): TRouter['createCaller'] {
+  const procedures = router._def.procedures as Record<string, { _def: ProcedureDef }>;
+  const calls = new Map(
+    Object.entries(procedures).map(([path, procedure]) => {
+      const type = procedure._def.type as CallOptions<unknown>['type'];
+      return [path, { type, call: procedureCaller<unknown>(router, path, type) }] as const;
+    }),
+  );
+  return ((ctx: unknown) =>
+    createRecursiveProxy(({ path, args }) => {
+      const fullPath = path.join('.');
+      const known = calls.get(fullPath);
+      if (!known) {
+        type Node = Record<string, unknown> & ((...a: unknown[]) => Promise<unknown>);
+        return path.reduce((node, key) => node[key] as Node, router.createCaller(ctx) as Node)(...args);
+      }
+      return known.call({ path: fullPath, getRawInput: async () => args[0], ctx, type: known.type, signal: undefined, batchIndex: 0 });
+    })) as TRouter['createCaller'];
 }

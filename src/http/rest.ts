@@ -15,7 +15,7 @@ import {
 } from 'trpc-to-openapi';
 import { ZodArray } from 'zod';
 import type { Context, CreateContext, RequestInfo } from '../api/context.ts';
-import { type CallOptions, procedureCaller } from '../api/procedure-call.ts';
+import { type CallOptions, createCallerFor, procedureCaller } from '../api/procedure-call.ts';
 import type { AppRouter } from '../api/router.ts';
 import type { RestMeta, RestRequest } from '../api/trpc.ts';
 import { JsonText } from '../core/json-text.ts';
@@ -47,7 +47,9 @@ export function createRestHandler({ router, createContext, logger, trustProxy, f
   /** The adapter request of each context (responseMeta gets the context, not the request). */
   const requests = new WeakMap<Context, AdapterRequest>();
   const handle = createOpenApiNodeHttpHandler({
-    router,
+    // The library calls each procedure through `router.createCaller(ctx)`: this one runs the
+    // procedure's chain without tRPC's per-key property definitions (api/procedure-call.ts).
+    router: { ...router, createCaller: createCallerFor(router) },
     createContext: ({ req }) => {
       const r = req as unknown as AdapterRequest;
       const ctx = createContext(requestInfo(r.raw));

@@ -9,7 +9,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { callProcedure } from '@trpc/server/unstable-core-do-not-import';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { procedureCaller } from '../../src/api/procedure-call.ts';
+import { createCallerFor, procedureCaller } from '../../src/api/procedure-call.ts';
 
 interface Ctx {
   user: string;
@@ -62,6 +62,7 @@ const router = t.router({
     })
     .query(() => 'inner'),
   write: base.mutation(() => 'written'),
+  nested: t.router({ deeper: base.input(z.object({ n: z.number() })).mutation(({ input }) => input.n * 2) }),
 });
 
 type Outcome = { data: unknown; seen: unknown[] } | { error: Record<string, unknown>; seen: unknown[] };
@@ -168,5 +169,38 @@ describe('procedureCaller ends every call as callProcedure does', () => {
     expect(await same('missing')).toMatchObject({ error: { code: 'NOT_FOUND' } });
     expect(await same('write')).toMatchObject({ error: { code: 'NOT_FOUND' } });
     expect(await same('write', undefined, 'mutation')).toMatchObject({ data: 'written' });
+  });
+});
+
+describe("createCallerFor calls as tRPC's createCaller does (trpc-to-openapi calls every REST route through it)", () => {
+  async function viaCaller(make: 'tRPC' | 'ours', path: string, input?: unknown): Promise<Outcome> {
+    const ctx: Ctx = { user: 'ana', seen: [] };
+    const caller = make === 'tRPC' ? t.createCallerFactory(router)(ctx) : createCallerFor(router)(ctx);
+    try {
+      const fn = path.split('.').reduce((node, key) => (node as Record<string, unknown>)[key], caller as unknown) as (
+        i: unknown,
+      ) => Promise<unknown>;
+      return { data: await fn(input), seen: ctx.seen };
+    } catch (error) {
+      const e = error as TRPCError;
+      return { error: { class: e.constructor.name, code: e.code, message: e.message }, seen: ctx.seen };
+    }
+  }
+  const cases: [string, unknown][] = [
+    ['ok', { id: 3 }],
+    ['ok', { id: 'x' }],
+    ['badOutput', undefined],
+    ['throwsTrpc', undefined],
+    ['widensContext', undefined],
+    ['write', undefined],
+    ['nested.deeper', { n: 21 }],
+    ['nested.missing', {}],
+    ['missing', {}],
+  ];
+  it.each(cases)('%s %j', async (path, input) => {
+    const theirs = await viaCaller('tRPC', path, input);
+    expect(await viaCaller('ours', path, input)).toStrictEqual(theirs);
+    if (path === 'nested.deeper') expect(theirs).toMatchObject({ data: 42 });
+    if (path.endsWith('missing')) expect(theirs).toMatchObject({ error: { code: 'NOT_FOUND' } });
   });
 });
