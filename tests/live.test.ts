@@ -325,6 +325,9 @@ describe('GET /patients/events and patient.onChange', () => {
     ['?id=abc', '?id=abc', {}],
     ['?foo=1', '?foo=1', {}],
     ['?id=01', '?id=01', {}],
+    // A repeated parameter is refused, not settled by picking one of its values.
+    ['?id=1&id=2', '?id=1&id=2', {}],
+    ['?lastEventId=1&lastEventId=2', '?lastEventId=1&lastEventId=2', {}],
   ])('%s is 400 with a JSON error and no stack', async (_name, query, headers) => {
     const res = await openStream(t.baseUrl, query, headers);
     expect(res.res.status).toBe(400);

@@ -26,6 +26,17 @@ const querySchema = z.strictObject({
   lastEventId: eventIdParam.optional(),
 });
 
+/** The query's values by name; a repeated name keeps every value (an array: refused, not one picked). */
+function queryValues(query: string): Record<string, string | string[]> {
+  const params = new URLSearchParams(query);
+  return Object.fromEntries(
+    [...new Set(params.keys())].map((name) => {
+      const values = params.getAll(name);
+      return [name, values.length === 1 ? values[0]! : values];
+    }),
+  );
+}
+
 /** How long a browser's EventSource waits before reconnecting after the stream ends. */
 const RETRY_MS = 1_000;
 
@@ -48,7 +59,7 @@ export function createEventsHandler({ resource, key, createContext, pingMs }: Ev
       disconnect: request.disconnect,
     });
     if (!ctx.authorized) return errorResponse(apiError('UNAUTHORIZED', MISSING_TOKEN_MESSAGE));
-    const query = querySchema.safeParse(Object.fromEntries(new URLSearchParams(request.query)));
+    const query = querySchema.safeParse(queryValues(request.query));
     const header = request.headers['last-event-id'];
     const fromHeader = header === undefined || header === '' ? undefined : eventIdParam.safeParse(header);
     if (!query.success || (fromHeader && !fromHeader.success)) {
