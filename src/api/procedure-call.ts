@@ -41,7 +41,7 @@ export type CallOptions<TContext> = Omit<ProcedureCallOptions<TContext>, 'input'
  * that spread to a helper (`_objectSpread2`) that defines each key with `Object.defineProperty`.
  * For the four levels of a read that is about 80 property definitions per request, the largest
  * single cost of a read by id inside the framework (docs/performance.md, issue 16). Here it is
- * the spread itself, which V8 runs natively. tests/procedure-call.test.ts checks this against
+ * the spread itself, which V8 runs natively. tests/unit/procedure-call.test.ts checks this against
  * `callProcedure` on every outcome (an answer, each kind of failure, context and input handed on).
  *
  * Used by the query fast paths (REST GETs and single tRPC queries) and by the REST handler's
@@ -92,7 +92,9 @@ export function procedureCaller<TContext>(router: AnyRouter, path: string, type:
  * calls the one procedure the route names through it (`caller.patient.create(input)`). The call
  * is the one tRPC's `createCallerFactory` makes (the procedure's path, the first argument as raw
  * input, the context, the procedure's own type, no signal, batch index 0), its chain run by
- * `procedureCaller`. A path that names no procedure goes to tRPC's own caller (NOT_FOUND).
+ * `procedureCaller`. A path that names no procedure goes to tRPC's own caller (NOT_FOUND). The
+ * context is taken as given (the library passes the object createContext made, never a function),
+ * and the caller's own options (`signal`, `onError`), which the library does not pass, are not read.
  */
 export function createCallerFor<TRouter extends AnyRouter>(router: TRouter): TRouter['createCaller'] {
   const procedures = router._def.procedures as Record<string, { _def: ProcedureDef }>;
