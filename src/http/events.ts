@@ -4,7 +4,7 @@ import type { CreateContext } from '../api/context.ts';
 import { INT_MAX, type Resource } from '../core/resource.ts';
 import { apiError, MISSING_TOKEN_MESSAGE } from '../errors.ts';
 import type { ChangeEvent } from '../live/feed.ts';
-import { errorResponse, type HttpRequest, type HttpResponse, STREAM_HEADERS } from './types.ts';
+import { errorResponse, type HttpRequest, type HttpResponse, requestInfo, STREAM_HEADERS } from './types.ts';
 
 export interface EventsHandlerOptions {
   resource: Resource;
@@ -52,12 +52,7 @@ export function createEventsHandler({ resource, key, createContext, pingMs }: Ev
     if (request.method !== 'GET') {
       return errorResponse(apiError('METHOD_NOT_SUPPORTED', 'Only GET is supported on the event stream'), { allow: 'GET' });
     }
-    const ctx = createContext({
-      requestId: request.requestId,
-      authorization: request.headers.authorization,
-      results: 'values',
-      disconnect: request.disconnect,
-    });
+    const ctx = createContext(requestInfo(request, 'values'));
     if (!ctx.authorized) return errorResponse(apiError('UNAUTHORIZED', MISSING_TOKEN_MESSAGE));
     const query = querySchema.safeParse(queryValues(request.query));
     const header = request.headers['last-event-id'];

@@ -14,7 +14,7 @@ import {
   zodSupportsCoerce,
 } from 'trpc-to-openapi';
 import { ZodArray } from 'zod';
-import type { Context, CreateContext, RequestInfo } from '../api/context.ts';
+import type { Context, CreateContext } from '../api/context.ts';
 import { type CallOptions, createCallerFor, procedureCaller } from '../api/procedure-call.ts';
 import type { AppRouter } from '../api/router.ts';
 import type { RestMeta, RestRequest } from '../api/trpc.ts';
@@ -22,7 +22,7 @@ import { JsonText } from '../core/json-text.ts';
 import { INTERNAL, restErrorBody, toApiError } from '../errors.ts';
 import { describeError } from '../logger.ts';
 import { publicOrigin } from './forwarded.ts';
-import { type HttpRequest, type HttpResponse, JSON_CONTENT_TYPE } from './types.ts';
+import { type HttpRequest, type HttpResponse, JSON_CONTENT_TYPE, requestInfo } from './types.ts';
 
 export interface RestHandlerOptions {
   router: AppRouter;
@@ -223,14 +223,6 @@ export function createRestQueryFastPath({ router, createContext, logger, trustPr
     return { status, headers: sent, body: body ?? JSON.stringify(result) ?? '' };
   }
 }
-
-/** What a REST call's context is made from (both paths): the request's ids and credentials; results as JSON text. */
-const requestInfo = (request: HttpRequest): RequestInfo => ({
-  requestId: request.requestId,
-  ...(request.requestIds ? { requestIds: request.requestIds } : {}),
-  authorization: request.headers.authorization,
-  results: 'json-text',
-});
 
 /** Path and query string as sent. */
 const requestUrl = (request: HttpRequest) => (request.query ? `${request.path}?${request.query}` : request.path);

@@ -1,13 +1,13 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { getErrorShape, getHTTPStatusCode, getTRPCErrorFromUnknown, transformTRPCResponse } from '@trpc/server/unstable-core-do-not-import';
 import type { Logger } from 'pino';
-import type { Context, CreateContext, RequestInfo } from '../api/context.ts';
+import type { Context, CreateContext } from '../api/context.ts';
 import { type CallOptions, procedureCaller } from '../api/procedure-call.ts';
 import type { AppRouter } from '../api/router.ts';
 import { JsonText } from '../core/json-text.ts';
 import { toApiError } from '../errors.ts';
 import { describeError } from '../logger.ts';
-import { type HttpRequest, type HttpResponse, JSON_CONTENT_TYPE, STREAM_HEADERS } from './types.ts';
+import { type HttpRequest, type HttpResponse, JSON_CONTENT_TYPE, requestInfo, STREAM_HEADERS } from './types.ts';
 
 export interface TrpcHandlerOptions {
   router: AppRouter;
@@ -82,15 +82,6 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize,
     return { status: response.status, headers, body: new Uint8Array(await response.arrayBuffer()) };
   };
 }
-
-/** What a tRPC call's context is made from: the request's ids and credentials; results as JSON text. */
-const requestInfo = (request: HttpRequest): RequestInfo => ({
-  requestId: request.requestId,
-  ...(request.requestIds ? { requestIds: request.requestIds } : {}),
-  authorization: request.headers.authorization,
-  results: 'json-text',
-  disconnect: request.disconnect,
-});
 
 type QueryCall = (opts: CallOptions<Context>) => Promise<unknown>;
 

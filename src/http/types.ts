@@ -1,3 +1,4 @@
+import type { RequestInfo } from '../api/context.ts';
 import { type ApiError, restErrorBody } from '../errors.ts';
 
 /** The transport-neutral request the uWS layer hands to the handlers (copied out of uWS). */
@@ -122,3 +123,16 @@ export function json(status: number, value: unknown, headers: Record<string, str
 export function errorResponse(error: ApiError, headers: Record<string, string> = {}): HttpResponse {
   return { status: error.status, headers: { 'content-type': JSON_CONTENT_TYPE, ...error.headers, ...headers }, body: restErrorBody(error) };
 }
+
+/**
+ * What a call's context is made from (REST, tRPC and the event stream): the request's id (every
+ * id, when identical GETs share the answer), its credentials, how results are wanted, and how to
+ * drop the client (a subscriber too slow for its stream).
+ */
+export const requestInfo = (request: HttpRequest, results: RequestInfo['results'] = 'json-text'): RequestInfo => ({
+  requestId: request.requestId,
+  ...(request.requestIds ? { requestIds: request.requestIds } : {}),
+  authorization: request.headers.authorization,
+  results,
+  disconnect: request.disconnect,
+});
