@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client.ts';
 import { postJson, samplePatient, startTestApp, type TestApp } from './support/app.ts';
+import { RESET_TABLES } from './support/database.ts';
 
 const KEYS = ['age', 'gender', 'id', 'lastVisit', 'medicalCondition', 'name', 'patientID'];
 let t: TestApp;
@@ -15,7 +16,7 @@ beforeAll(async () => {
   t = await startTestApp();
 });
 afterAll(() => t?.stop());
-beforeEach(() => t.db.query('truncate patients, patient_events, patient_reads restart identity'));
+beforeEach(() => t.db.query(RESET_TABLES));
 
 const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
   fetch(`${t.baseUrl}${path}`, {

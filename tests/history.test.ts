@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client.ts';
 import { importPatients } from '../src/patients/patient.import.ts';
 import { postJson, samplePatient, startTestApp, type TestApp } from './support/app.ts';
+import { RESET_TABLES, resetSql } from './support/database.ts';
 
 const TOKEN = 'front-desk-token-0123456789';
 const OTHER = 'unnamed-token-abcdefghijklmnop';
@@ -27,7 +28,7 @@ beforeAll(async () => {
   t = await startTestApp({ API_TOKENS: `front-desk:${TOKEN},${OTHER}` });
 });
 afterAll(() => t?.stop());
-beforeEach(() => t.db.query('truncate patients, patient_events, patient_reads restart identity'));
+beforeEach(() => t.db.query(RESET_TABLES));
 
 const events = (patientId?: number) =>
   t.db.query<{ id: string; patient_id: number; op: string; actor: string; request_id: string | null; changes: Event['changes'] }>(
@@ -195,6 +196,21 @@ describe('an event with every write, in the same statement', () => {
     await expect(t.db.query(`update patient_events set actor = 'mallory'`)).rejects.toMatchObject({ code: '42501' });
     await expect(t.db.query('delete from patient_events')).rejects.toMatchObject({ code: '42501' });
     expect(await events()).toHaveLength(1);
+  });
+
+  it('TRUNCATE of the events is refused too, alone or with the patients, unless the transaction asks for it', async () => {
+    await create('TR');
+    await expect(t.db.query('truncate patient_events')).rejects.toMatchObject({ code: '42501' });
+    await expect(t.db.query('truncate patients, patient_events restart identity')).rejects.toMatchObject({ code: '42501' });
+    // A setting of another session, or one set outside the transaction, does not count.
+    await expect(
+      t.db.query(`do $$ begin perform set_config('health.allow_truncate', 'off', true); truncate patient_events; end $$`),
+    ).rejects.toMatchObject({ code: '42501' });
+    expect(await events()).toHaveLength(1);
+    expect(await t.db.query('select id from patients')).toHaveLength(1);
+    // The deliberate reset (tests/support/database.ts): both tables emptied.
+    await t.db.query(resetSql('patients, patient_events'));
+    expect(await events()).toHaveLength(0);
   });
 
   it('the actor is the token name (a bare token is token-<n>); the token itself is stored nowhere', async () => {

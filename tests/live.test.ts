@@ -15,7 +15,7 @@ import { createSqlClient } from '../src/db/sql-client.ts';
 import { createChangeFeed } from '../src/live/feed.ts';
 import { patients } from '../src/patients/patient.fields.ts';
 import { samplePatient, startTestApp, type TestApp } from './support/app.ts';
-import { serverUrl } from './support/database.ts';
+import { resetSql, serverUrl } from './support/database.ts';
 
 const KEYS = ['age', 'gender', 'id', 'lastVisit', 'medicalCondition', 'name', 'patientID'];
 const TOKEN = 'live-front-desk-token-0123456789';
@@ -758,7 +758,7 @@ describe('AUDIT_READS=true', () => {
     const a = await create(t, 'AU1');
     const b = await create(t, 'AU2');
     await t.app.readAudit!.flush();
-    await t.db.query('truncate patient_reads');
+    await t.db.query(resetSql('patient_reads'));
     const s = await openStream(t.baseUrl, `?lastEventId=${before}`);
     await vi.waitFor(() => expect(s.events.map((e) => e.id)).toEqual([a, b]), WAIT);
     const sub = subscribe(t.baseUrl, { id: b, lastEventId: String(before) });

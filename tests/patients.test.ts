@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createClient, type PatientInput } from '../src/client.ts';
 import { importPatients } from '../src/patients/patient.import.ts';
 import { type PatientSearchInput, startTestApp, type TestApp } from './support/app.ts';
+import { RESET_TABLES } from './support/database.ts';
 
 let t: TestApp;
 let api: ReturnType<typeof createClient>;
@@ -42,7 +43,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.stop());
 beforeEach(async () => {
-  await t.db.query('truncate patients, patient_events, patient_reads restart identity');
+  await t.db.query(RESET_TABLES);
   await importPatients(t.app.db.orm.em.fork(), { patients: people });
 });
 

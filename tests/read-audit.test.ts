@@ -9,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createReadAudit } from '../src/db/read-audit.ts';
 import { createSqlClient } from '../src/db/sql-client.ts';
 import { postJson, samplePatient, startTestApp, type TestApp } from './support/app.ts';
-import { createTestDatabase } from './support/database.ts';
+import { createTestDatabase, RESET_TABLES } from './support/database.ts';
 import { startServerProcess } from './support/process.ts';
 
 const TOKEN = 'auditor-token-0123456789abcdef';
@@ -27,7 +27,7 @@ describe('AUDIT_READS=true', () => {
     t = await startTestApp({ AUDIT_READS: 'true', COALESCE_READS: 'true', API_TOKENS: `nurse:${TOKEN}` });
   });
   afterAll(() => t?.stop());
-  beforeEach(() => t.db.query('truncate patients, patient_events, patient_reads restart identity'));
+  beforeEach(() => t.db.query(RESET_TABLES));
 
   const auth = { authorization: `Bearer ${TOKEN}` };
   const get = (path: string, requestId: string) => fetch(`${t.baseUrl}${path}`, { headers: { ...auth, 'x-request-id': requestId } });
@@ -104,6 +104,8 @@ describe('AUDIT_READS=true', () => {
     await reads();
     await expect(t.db.query(`update patient_reads set actor = 'x'`)).rejects.toMatchObject({ code: '42501' });
     await expect(t.db.query('delete from patient_reads')).rejects.toMatchObject({ code: '42501' });
+    await expect(t.db.query('truncate patient_reads')).rejects.toMatchObject({ code: '42501' });
+    expect((await reads()).length).toBeGreaterThan(0);
   });
 });
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { request as rawRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { postJson, samplePatient, startTestApp, type TestApp } from './support/app.ts';
+import { RESET_TABLES } from './support/database.ts';
 
 const KEYS = ['age', 'gender', 'id', 'lastVisit', 'medicalCondition', 'name', 'patientID'];
 let t: TestApp;
@@ -10,7 +11,7 @@ beforeAll(async () => {
   t = await startTestApp();
 });
 afterAll(() => t?.stop());
-beforeEach(() => t.db.query('truncate patients, patient_events, patient_reads restart identity'));
+beforeEach(() => t.db.query(RESET_TABLES));
 
 const count = async () => Number((await t.db.query<{ n: string }>('select count(*) as n from patients'))[0]?.n);
 const get = (path: string, init?: RequestInit) => fetch(`${t.baseUrl}${path}`, init);

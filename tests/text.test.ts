@@ -7,6 +7,7 @@ import { TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client.ts';
 import { type PatientInput, type PatientSearchInput, postJson, samplePatient, startTestApp, type TestApp } from './support/app.ts';
+import { RESET_TABLES } from './support/database.ts';
 
 let t: TestApp;
 let api: ReturnType<typeof createClient>;
@@ -16,7 +17,7 @@ beforeAll(async () => {
   api = createClient({ baseUrl: t.baseUrl });
 });
 afterAll(() => t?.stop());
-beforeEach(() => t.db.query('truncate patients, patient_events, patient_reads restart identity'));
+beforeEach(() => t.db.query(RESET_TABLES));
 
 /** A lone high surrogate, and a lone low surrogate followed by text. */
 const BROKEN = ['\ud800', '\udc00x'];

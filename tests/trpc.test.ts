@@ -3,6 +3,7 @@ import superjson, { type SuperJSONResult } from 'superjson';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type AppRouter, createClient } from '../src/client.ts';
 import { samplePatient, startTestApp, type TestApp } from './support/app.ts';
+import { RESET_TABLES } from './support/database.ts';
 
 let t: TestApp;
 let client: ReturnType<typeof createClient>;
@@ -12,7 +13,7 @@ beforeAll(async () => {
   client = createClient({ baseUrl: t.baseUrl });
 });
 afterAll(() => t?.stop());
-beforeEach(() => t.db.query('truncate patients, patient_events, patient_reads restart identity'));
+beforeEach(() => t.db.query(RESET_TABLES));
 
 const errorOf = async (p: Promise<unknown>) => {
   try {

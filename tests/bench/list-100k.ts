@@ -9,6 +9,7 @@ import { startApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { servePglite } from '../support/pglite-server.ts';
+import { RESET_TABLES } from '../support/reset.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
@@ -25,7 +26,7 @@ const app = await startApp({ config, logger: createLogger('silent') });
 const base = `http://127.0.0.1:${app.port}`;
 
 const em = app.db.orm.em.fork();
-await em.execute('truncate patients, patient_events, patient_reads restart identity');
+await em.execute(RESET_TABLES);
 const t0 = performance.now();
 await em.execute(`
   insert into patients (patient_id, name, age, gender, medical_condition, last_visit)

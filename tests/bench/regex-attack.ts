@@ -26,6 +26,7 @@ import pg from 'pg';
 import { freePort } from '../../src/net.ts';
 import { patients } from '../../src/patients/patient.fields.ts';
 import { childEnv, ROOT } from '../support/process.ts';
+import { RESET_TABLES } from '../support/reset.ts';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -83,7 +84,7 @@ if (databaseUrl) {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   // Migrated by the service itself (MIGRATE_ON_START) if the table is not there yet.
-  await client.query('truncate patients, patient_events, patient_reads restart identity').catch(() => undefined);
+  await client.query(RESET_TABLES).catch(() => undefined);
   await client.end();
 }
 
@@ -117,7 +118,7 @@ try {
   if (databaseUrl) {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
-    await client.query('truncate patients, patient_events, patient_reads restart identity');
+    await client.query(RESET_TABLES);
     await client.end();
   }
   await fill();

@@ -28,6 +28,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { freePort } from '../../src/net.ts';
 import { ROOT } from '../support/process.ts';
+import { RESET_TABLES } from '../support/reset.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -174,7 +175,7 @@ async function waitFor(url: string, child: ChildProcess) {
 
 /** Rows: a deterministic mix with equal ages, dates and accented names. */
 async function seed(rows: number): Promise<void> {
-  await sql(dbUrl, 'truncate patients, patient_events, patient_reads restart identity');
+  await sql(dbUrl, RESET_TABLES);
   await sql(
     dbUrl,
     `insert into patients (patient_id, name, age, gender, medical_condition, last_visit)

@@ -4,6 +4,9 @@ import pino from 'pino';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { type Database, openDatabase } from '../../src/db/database.ts';
 import { servePglite } from './pglite-server.ts';
+import { RESET_TABLES } from './reset.ts';
+
+export { RESET_TABLES, resetSql } from './reset.ts';
 
 /**
  * An isolated, empty database for one test file.
@@ -62,7 +65,7 @@ export function useOpenedTestDatabase() {
     await handle.db?.close();
     await handle.tdb?.drop();
   });
-  beforeEach(() => handle.tdb.query('truncate patients, patient_events, patient_reads restart identity'));
+  beforeEach(() => handle.tdb.query(RESET_TABLES));
   return handle;
 }
 
