@@ -202,13 +202,16 @@ describe('an event with every write, in the same statement', () => {
     await create('TR');
     await expect(t.db.query('truncate patient_events')).rejects.toMatchObject({ code: '42501' });
     await expect(t.db.query('truncate patients, patient_events restart identity')).rejects.toMatchObject({ code: '42501' });
-    // A setting of another session, or one set outside the transaction, does not count.
-    await expect(
-      t.db.query(`do $$ begin perform set_config('health.allow_truncate', 'off', true); truncate patient_events; end $$`),
-    ).rejects.toMatchObject({ code: '42501' });
+    // Only the transaction's own id opens it: not 'on', not a value set for the whole session, not
+    // an earlier transaction's id.
+    const attempt = (value: string, local: boolean) =>
+      t.db.query(`do $$ begin perform set_config('health.allow_truncate', ${value}, ${local}); truncate patient_events; end $$`);
+    await expect(attempt(`'on'`, true)).rejects.toMatchObject({ code: '42501' });
+    await expect(attempt(`'on'`, false)).rejects.toMatchObject({ code: '42501' });
+    await expect(attempt(`(pg_current_xact_id()::text::bigint - 1)::text`, true)).rejects.toMatchObject({ code: '42501' });
     expect(await events()).toHaveLength(1);
     expect(await t.db.query('select id from patients')).toHaveLength(1);
-    // The deliberate reset (tests/support/database.ts): both tables emptied.
+    // The deliberate reset (tests/support/reset.ts): both tables emptied.
     await t.db.query(resetSql('patients, patient_events'));
     expect(await events()).toHaveLength(0);
   });

@@ -43,7 +43,8 @@ function handlers(apiTokens: string[] = [], trustProxy = 0) {
   const createContext = createContextFactory({ db: t.app.db, tokens: createTokenCheck(parseApiTokens(apiTokens)) });
   return {
     fast: createRestQueryFastPath({ router: appRouter, createContext, logger, trustProxy }),
-    standard: createRestHandler({ router: appRouter, createContext, logger, trustProxy, fastQueries: false }),
+    // The library as published: its own handler calling tRPC's own caller.
+    standard: createRestHandler({ router: appRouter, createContext, logger, trustProxy, fastQueries: false, fastCaller: false }),
   };
 }
 

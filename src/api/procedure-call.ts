@@ -5,6 +5,7 @@ import {
   getTRPCErrorFromUnknown,
   middlewareMarker,
   type ProcedureCallOptions,
+  type ProcedureType,
   TRPCError,
 } from '@trpc/server/unstable-core-do-not-import';
 
@@ -18,7 +19,7 @@ interface NextOptions {
   getRawInput?: () => Promise<unknown>;
 }
 interface ProcedureDef {
-  type: string;
+  type: ProcedureType;
   meta: unknown;
   middlewares: Middleware[];
   caller?: unknown;
@@ -48,7 +49,7 @@ export type CallOptions<TContext> = Omit<ProcedureCallOptions<TContext>, 'input'
  * caller (`createCallerFor`); tRPC's own adapter calls procedures itself. A procedure with a
  * caller override, or that is not a `type` procedure, is handed to `callProcedure`.
  */
-export function procedureCaller<TContext>(router: AnyRouter, path: string, type: string) {
+export function procedureCaller<TContext>(router: AnyRouter, path: string, type: ProcedureType) {
   const procedure = (router._def.procedures as Record<string, { _def: ProcedureDef } | undefined>)[path];
   const def = procedure?._def;
   if (!def || def.type !== type || def.caller) {
@@ -92,20 +93,21 @@ export function procedureCaller<TContext>(router: AnyRouter, path: string, type:
  * calls the one procedure the route names through it (`caller.patient.create(input)`). The call
  * is the one tRPC's `createCallerFactory` makes (the procedure's path, the first argument as raw
  * input, the context, the procedure's own type, no signal, batch index 0), its chain run by
- * `procedureCaller`. A path that names no procedure goes to tRPC's own caller (NOT_FOUND). The
- * context is taken as given (the library passes the object createContext made, never a function),
- * and the caller's own options (`signal`, `onError`), which the library does not pass, are not read.
+ * `procedureCaller`. What the library never passes is left to tRPC's own caller: a context given
+ * as a function, caller options (`signal`, `onError`), and a path that names no procedure
+ * (NOT_FOUND).
  */
 export function createCallerFor<TRouter extends AnyRouter>(router: TRouter): TRouter['createCaller'] {
   const procedures = router._def.procedures as Record<string, { _def: ProcedureDef }>;
   const calls = new Map(
     Object.entries(procedures).map(([path, procedure]) => {
-      const type = procedure._def.type as CallOptions<unknown>['type'];
+      const { type } = procedure._def;
       return [path, { type, call: procedureCaller<unknown>(router, path, type) }] as const;
     }),
   );
-  return ((ctx: unknown) =>
-    createRecursiveProxy(({ path, args }) => {
+  const createCaller: TRouter['createCaller'] = (ctx, options) => {
+    if (typeof ctx === 'function' || options !== undefined) return router.createCaller(ctx, options);
+    return createRecursiveProxy(({ path, args }) => {
       const fullPath = path.join('.');
       const known = calls.get(fullPath);
       if (!known) {
@@ -113,5 +115,7 @@ export function createCallerFor<TRouter extends AnyRouter>(router: TRouter): TRo
         return path.reduce((node, key) => node[key] as Node, router.createCaller(ctx) as Node)(...args);
       }
       return known.call({ path: fullPath, getRawInput: async () => args[0], ctx, type: known.type, signal: undefined, batchIndex: 0 });
-    })) as TRouter['createCaller'];
+    });
+  };
+  return createCaller;
 }

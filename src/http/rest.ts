@@ -32,6 +32,8 @@ export interface RestHandlerOptions {
   trustProxy: number;
   /** Answer GET requests without trpc-to-openapi's per-request scaffolding (see `createRestQueryFastPath`); default true. */
   fastQueries?: boolean;
+  /** Give trpc-to-openapi a caller that runs procedures through `procedureCaller` (api/procedure-call.ts); default true. */
+  fastCaller?: boolean;
 }
 
 /**
@@ -41,7 +43,7 @@ export interface RestHandlerOptions {
  * procedure returned or threw: the status and headers its `meta.rest` asks for, a JsonText body
  * as it is, an error from the error table (src/errors.ts).
  */
-export function createRestHandler({ router, createContext, logger, trustProxy, fastQueries = true }: RestHandlerOptions) {
+export function createRestHandler({ router, createContext, logger, trustProxy, fastQueries = true, fastCaller = true }: RestHandlerOptions) {
   const restMeta = collectRestMeta(router);
   const fast = fastQueries ? createRestQueryFastPath({ router, createContext, logger, trustProxy }) : undefined;
   /** The adapter request of each context (responseMeta gets the context, not the request). */
@@ -49,7 +51,7 @@ export function createRestHandler({ router, createContext, logger, trustProxy, f
   const handle = createOpenApiNodeHttpHandler({
     // The library calls each procedure through `router.createCaller(ctx)`: this one runs the
     // procedure's chain without tRPC's per-key property definitions (api/procedure-call.ts).
-    router: { ...router, createCaller: createCallerFor(router) },
+    router: fastCaller ? { ...router, createCaller: createCallerFor(router) } : router,
     createContext: ({ req }) => {
       const r = req as unknown as AdapterRequest;
       const ctx = createContext(requestInfo(r.raw));
@@ -149,7 +151,7 @@ interface FastRoute {
  * Anything else (writes, paths with dots or escapes, a route with merged inputs, no route)
  * returns undefined: trpc-to-openapi answers it.
  */
-export function createRestQueryFastPath({ router, createContext, logger, trustProxy }: Omit<RestHandlerOptions, 'fastQueries'>) {
+export function createRestQueryFastPath({ router, createContext, logger, trustProxy }: Omit<RestHandlerOptions, 'fastQueries' | 'fastCaller'>) {
   const restMeta = collectRestMeta(router);
   const routes: FastRoute[] = [];
   forEachOpenApiProcedure(router._def.procedures, ({ path, procedure, meta: { openapi } }) => {

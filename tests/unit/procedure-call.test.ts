@@ -20,7 +20,7 @@ const t = initTRPC.context<Ctx>().meta<{ tag: string }>().create({ isDev: false 
 /** What a middleware was handed, without the functions and the per-call objects. */
 const observe = t.middleware(async (opts) => {
   const { ctx, next, getRawInput, signal, router: _router, ...rest } = opts as typeof opts & { router?: unknown };
-  ctx.seen.push({ ...rest, keys: Object.keys(opts).sort(), signal, rawInput: await getRawInput() });
+  ctx.seen.push({ ...rest, user: ctx.user, keys: Object.keys(opts).sort(), signal, rawInput: await getRawInput() });
   return next();
 });
 
@@ -61,17 +61,40 @@ const router = t.router({
       return result.ok ? { ...result, data: { wrapped: result.data } } : result;
     })
     .query(() => 'inner'),
+  replacesRawInput: t.procedure
+    .use(({ next }) => next({ getRawInput: async () => ({ id: 9 }) }))
+    .use(observe)
+    .input(z.object({ id: z.number() }))
+    .query(({ input }) => input),
+  stream: base.subscription(async function* () {
+    yield 1;
+    yield 2;
+  }),
+  overridden: t.procedure
+    .experimental_caller(async ({ args, invoke }) => `caller: ${String(await invoke(args[0] as Parameters<typeof invoke>[0]))}`)
+    .query(() => 'resolved') as unknown as ReturnType<typeof base.query>,
   write: base.mutation(() => 'written'),
   nested: t.router({ deeper: base.input(z.object({ n: z.number() })).mutation(({ input }) => input.n * 2) }),
 });
 
 type Outcome = { data: unknown; seen: unknown[] } | { error: Record<string, unknown>; seen: unknown[] };
 
-async function run(via: 'tRPC' | 'ours', path: string, rawInput: unknown, type: 'query' | 'mutation' = 'query'): Promise<Outcome> {
+async function run(
+  via: 'tRPC' | 'ours',
+  path: string,
+  rawInput: unknown,
+  type: 'query' | 'mutation' | 'subscription' = 'query',
+): Promise<Outcome> {
   const ctx: Ctx = { user: 'ana', seen: [] };
   const opts = { path, getRawInput: () => Promise.resolve(rawInput), ctx, type, signal: undefined, batchIndex: 0 };
   try {
     const data = via === 'tRPC' ? await callProcedure({ ...opts, router }) : await procedureCaller<Ctx>(router, path, type)(opts);
+    // A subscription's answer is its stream: compared by what it yields.
+    if (type === 'subscription') {
+      const yielded: unknown[] = [];
+      for await (const value of data as AsyncIterable<unknown>) yielded.push(value);
+      return { data: yielded, seen: ctx.seen };
+    }
     return { data, seen: ctx.seen };
   } catch (error) {
     const e = error as TRPCError;
@@ -88,7 +111,7 @@ async function run(via: 'tRPC' | 'ours', path: string, rawInput: unknown, type: 
 }
 
 /** Runs a case both ways; returns tRPC's outcome (ours must equal it). */
-async function same(path: string, rawInput?: unknown, type: 'query' | 'mutation' = 'query') {
+async function same(path: string, rawInput?: unknown, type: 'query' | 'mutation' | 'subscription' = 'query') {
   const theirs = await run('tRPC', path, rawInput, type);
   const ours = await run('ours', path, rawInput, type);
   // callProcedure hands the middlewares its router too; nothing reads it (it is not in their type).
@@ -115,6 +138,7 @@ describe('procedureCaller ends every call as callProcedure does', () => {
         meta: { tag: 'base' },
         path: 'ok',
         type: 'query',
+        user: 'ana',
         keys: ['batchIndex', 'ctx', 'getRawInput', 'input', 'meta', 'next', 'path', 'router', 'signal', 'type'],
         signal: undefined,
         rawInput: { id: 1 },
@@ -161,6 +185,18 @@ describe('procedureCaller ends every call as callProcedure does', () => {
     expect(replaced).toMatchObject({ data: { id: 7 }, seen: [{ input: { id: 7 }, rawInput: { id: 1 } }] });
   });
 
+  it('next({ getRawInput }) replaces what the input parser reads', async () => {
+    expect(await same('replacesRawInput', { id: 1 })).toMatchObject({ data: { id: 9 }, seen: [{ rawInput: { id: 9 } }] });
+  });
+
+  it('a subscription: the same stream', async () => {
+    expect(await same('stream', undefined, 'subscription')).toMatchObject({ data: [1, 2] });
+  });
+
+  it('a procedure with a caller override is left to callProcedure (the override runs)', async () => {
+    expect(await same('overridden')).toMatchObject({ data: 'caller: resolved' });
+  });
+
   it("a middleware's change to the result", async () => {
     expect(await same('changesResult')).toMatchObject({ data: { wrapped: 'inner' } });
   });
@@ -183,7 +219,15 @@ describe("createCallerFor calls as tRPC's createCaller does (trpc-to-openapi cal
       return { data: await fn(input), seen: ctx.seen };
     } catch (error) {
       const e = error as TRPCError;
-      return { error: { class: e.constructor.name, code: e.code, message: e.message }, seen: ctx.seen };
+      return {
+        error: {
+          class: e.constructor.name,
+          code: e.code,
+          message: e.message,
+          cause: e.cause ? `${e.cause.constructor.name}: ${e.cause.message}` : undefined,
+        },
+        seen: ctx.seen,
+      };
     }
   }
   const cases: [string, unknown][] = [
@@ -202,5 +246,14 @@ describe("createCallerFor calls as tRPC's createCaller does (trpc-to-openapi cal
     expect(await viaCaller('ours', path, input)).toStrictEqual(theirs);
     if (path === 'nested.deeper') expect(theirs).toMatchObject({ data: 42 });
     if (path.endsWith('missing')) expect(theirs).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+
+  it("a context given as a function, or caller options, go to tRPC's own caller", async () => {
+    const ctx: Ctx = { user: 'fn', seen: [] };
+    const errors: string[] = [];
+    const ours = createCallerFor(router);
+    expect(await ours(() => ctx).ok({ id: 5 })).toStrictEqual({ id: 5, user: 'fn', extra: 'd' });
+    await expect(ours(ctx, { onError: ({ error }) => errors.push(error.code) }).throwsTrpc()).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(errors).toEqual(['CONFLICT']);
   });
 });
