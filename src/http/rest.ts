@@ -43,7 +43,14 @@ export interface RestHandlerOptions {
  * procedure returned or threw: the status and headers its `meta.rest` asks for, a JsonText body
  * as it is, an error from the error table (src/errors.ts).
  */
-export function createRestHandler({ router, createContext, logger, trustProxy, fastQueries = true, fastCaller = true }: RestHandlerOptions) {
+export function createRestHandler({
+  router,
+  createContext,
+  logger,
+  trustProxy,
+  fastQueries = true,
+  fastCaller = true,
+}: RestHandlerOptions) {
   const restMeta = collectRestMeta(router);
   const fast = fastQueries ? createRestQueryFastPath({ router, createContext, logger, trustProxy }) : undefined;
   /** The adapter request of each context (responseMeta gets the context, not the request). */
@@ -151,7 +158,12 @@ interface FastRoute {
  * Anything else (writes, paths with dots or escapes, a route with merged inputs, no route)
  * returns undefined: trpc-to-openapi answers it.
  */
-export function createRestQueryFastPath({ router, createContext, logger, trustProxy }: Omit<RestHandlerOptions, 'fastQueries' | 'fastCaller'>) {
+export function createRestQueryFastPath({
+  router,
+  createContext,
+  logger,
+  trustProxy,
+}: Omit<RestHandlerOptions, 'fastQueries' | 'fastCaller'>) {
   const restMeta = collectRestMeta(router);
   const routes: FastRoute[] = [];
   forEachOpenApiProcedure(router._def.procedures, ({ path, procedure, meta: { openapi } }) => {
