@@ -277,7 +277,8 @@ describe('concurrency and aborts', () => {
         rest(json({ ...valid, patientID: `C${i}` })).then(async (r) => ({ status: r.status, id: ((await r.json()) as { id: number }).id })),
       ),
     );
-    expect(results.every((r) => r.status === 201)).toBe(true);
+    // Any other status is listed (a 408 or a 503 says which limit was hit).
+    expect(results.filter((r) => r.status !== 201).map((r) => r.status)).toEqual([]);
     expect(new Set(results.map((r) => r.id)).size).toBe(200);
     expect(await count()).toBe(before + 200);
   });
