@@ -97,17 +97,15 @@ async function run(
     }
     return { data, seen: ctx.seen };
   } catch (error) {
-    const e = error as TRPCError;
-    return {
-      error: {
-        class: e.constructor.name,
-        code: e.code,
-        message: e.message,
-        cause: e.cause ? `${e.cause.constructor.name}: ${e.cause.message}` : undefined,
-      },
-      seen: ctx.seen,
-    };
+    return failure(error, ctx.seen);
   }
+}
+
+/** A failed call as compared: the error's class, code, message and cause. */
+function failure(error: unknown, seen: unknown[]): Outcome {
+  const e = error as TRPCError;
+  const cause = e.cause ? `${e.cause.constructor.name}: ${e.cause.message}` : undefined;
+  return { error: { class: e.constructor.name, code: e.code, message: e.message, cause }, seen };
 }
 
 /** Runs a case both ways; returns tRPC's outcome (ours must equal it). */
@@ -218,16 +216,7 @@ describe("createCallerFor calls as tRPC's createCaller does (trpc-to-openapi cal
       ) => Promise<unknown>;
       return { data: await fn(input), seen: ctx.seen };
     } catch (error) {
-      const e = error as TRPCError;
-      return {
-        error: {
-          class: e.constructor.name,
-          code: e.code,
-          message: e.message,
-          cause: e.cause ? `${e.cause.constructor.name}: ${e.cause.message}` : undefined,
-        },
-        seen: ctx.seen,
-      };
+      return failure(error, ctx.seen);
     }
   }
   const cases: [string, unknown][] = [
