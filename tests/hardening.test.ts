@@ -14,7 +14,10 @@ let t: TestApp;
 const valid = { patientID: 'H001', name: 'Hard Ening', age: 50, gender: 'Male', medicalCondition: 'Fine', lastVisit: '2024-01-01' };
 
 beforeAll(async () => {
-  t = await startTestApp({ REQUEST_TIMEOUT_MS: '1000', LOG_LEVEL: 'trace' });
+  // A short body deadline for the slow-client tests. The wait for the database is not tested here
+  // (sql-client and outage tests do): a generous one keeps the burst tests below from turning a
+  // busy CI machine into 503s.
+  t = await startTestApp({ REQUEST_TIMEOUT_MS: '1000', DB_ACQUIRE_TIMEOUT_MS: '30000', LOG_LEVEL: 'trace' });
 });
 afterAll(() => t?.stop());
 
