@@ -28,6 +28,9 @@ interface ProcedureDef {
 /** The call options the fast paths pass (tRPC's, less the router it was looked up in). */
 export type CallOptions<TContext> = Omit<ProcedureCallOptions<TContext>, 'input'>;
 
+/** A procedure looked up once: call it with the options of one request. */
+export type ProcedureCall<TContext> = (opts: CallOptions<TContext>) => Promise<unknown>;
+
 /**
  * A procedure of `router`, looked up once, called the way tRPC 11 calls it (`callProcedure`, then
  * the procedure's own `callRecursive` in @trpc/server's procedureBuilder.ts): each middleware in
@@ -49,11 +52,11 @@ export type CallOptions<TContext> = Omit<ProcedureCallOptions<TContext>, 'input'
  * caller (`createCallerFor`); tRPC's own adapter calls procedures itself. A procedure with a
  * caller override, or that is not a `type` procedure, is handed to `callProcedure`.
  */
-export function procedureCaller<TContext>(router: AnyRouter, path: string, type: ProcedureType) {
+export function procedureCaller<TContext>(router: AnyRouter, path: string, type: ProcedureType): ProcedureCall<TContext> {
   const procedure = (router._def.procedures as Record<string, { _def: ProcedureDef } | undefined>)[path];
   const def = procedure?._def;
   if (!def || def.type !== type || def.caller) {
-    return (opts: CallOptions<TContext>) => callProcedure({ ...opts, router } as Parameters<typeof callProcedure>[0]);
+    return (opts) => callProcedure({ ...opts, router } as Parameters<typeof callProcedure>[0]);
   }
   const { middlewares, meta } = def;
 
@@ -78,7 +81,7 @@ export function procedureCaller<TContext>(router: AnyRouter, path: string, type:
     }
   }
 
-  return async (opts: CallOptions<TContext>): Promise<unknown> => {
+  return async (opts) => {
     const result = await callRecursive(0, opts as unknown as Options);
     if (!result) {
       throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'No result from middlewares - did you forget to `return next()`?' });

@@ -15,7 +15,7 @@ import {
 } from 'trpc-to-openapi';
 import { ZodArray } from 'zod';
 import type { Context, CreateContext } from '../api/context.ts';
-import { type CallOptions, createCallerFor, procedureCaller } from '../api/procedure-call.ts';
+import { createCallerFor, type ProcedureCall, procedureCaller } from '../api/procedure-call.ts';
 import type { AppRouter } from '../api/router.ts';
 import type { RestMeta, RestRequest } from '../api/trpc.ts';
 import { JsonText } from '../core/json-text.ts';
@@ -143,7 +143,7 @@ interface FastRoute {
   arrayKeys: string[];
   meta: RestMeta | undefined;
   /** The procedure, looked up once (api/procedure-call.ts). */
-  call: (opts: CallOptions<Context>) => Promise<unknown>;
+  call: ProcedureCall<Context>;
 }
 
 /**

@@ -2,7 +2,7 @@ import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { getErrorShape, getHTTPStatusCode, getTRPCErrorFromUnknown, transformTRPCResponse } from '@trpc/server/unstable-core-do-not-import';
 import type { Logger } from 'pino';
 import type { Context, CreateContext } from '../api/context.ts';
-import { type CallOptions, procedureCaller } from '../api/procedure-call.ts';
+import { type ProcedureCall, procedureCaller } from '../api/procedure-call.ts';
 import type { AppRouter } from '../api/router.ts';
 import { JsonText } from '../core/json-text.ts';
 import { toApiError } from '../errors.ts';
@@ -83,8 +83,6 @@ export function createTrpcHandler({ router, createContext, logger, maxBatchSize,
   };
 }
 
-type QueryCall = (opts: CallOptions<Context>) => Promise<unknown>;
-
 /** The headers tRPC's fetch adapter sends with a JSON answer. */
 const TRPC_HEADERS = { vary: 'trpc-accept, accept', 'content-type': 'application/json' };
 
@@ -127,7 +125,7 @@ export function createQueryFastPath({ router, createContext, logger }: Pick<Trpc
     return answer(call, path, input, request);
   };
 
-  async function answer(call: QueryCall, path: string, input: unknown, request: HttpRequest): Promise<HttpResponse> {
+  async function answer(call: ProcedureCall<Context>, path: string, input: unknown, request: HttpRequest): Promise<HttpResponse> {
     const ctx = createContext(requestInfo(request));
     try {
       const data: unknown = await call({
