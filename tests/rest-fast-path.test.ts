@@ -1,15 +1,15 @@
 /**
- * The REST GET fast path (src/http/rest.ts, createRestQueryFastPath) answers exactly as
- * trpc-to-openapi's handler does: same status, same headers, same body, byte for byte, for
- * successes and every kind of error, hostile query strings included; and it declines (undefined)
- * everything else, which the library then answers.
+ * The REST fast path (src/http/rest.ts, createRestFastPath) answers exactly as trpc-to-openapi's
+ * handler does: same status, same headers, same body, byte for byte, for reads and writes,
+ * successes and every kind of error, hostile query strings and bodies included; and it declines
+ * (undefined) everything else, which the library then answers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createContextFactory } from '../src/api/context.ts';
 import { appRouter } from '../src/api/router.ts';
 import { createTokenCheck, parseApiTokens } from '../src/auth.ts';
-import { createRestHandler, createRestQueryFastPath } from '../src/http/rest.ts';
-import { createAbortState, createRequest, type HttpRequest } from '../src/http/types.ts';
+import { createRestFastPath, createRestHandler } from '../src/http/rest.ts';
+import { createAbortState, createRequest, type HttpRequest, type HttpResponse } from '../src/http/types.ts';
 import { createLogger } from '../src/logger.ts';
 import { postJson, samplePatient, startTestApp, type TestApp } from './support/app.ts';
 import { expectSameAnswer } from './support/fast-path.ts';
@@ -42,16 +42,23 @@ const logger = createLogger('silent');
 function handlers(apiTokens: string[] = [], trustProxy = 0) {
   const createContext = createContextFactory({ db: t.app.db, tokens: createTokenCheck(parseApiTokens(apiTokens)) });
   return {
-    fast: createRestQueryFastPath({ router: appRouter, createContext, logger, trustProxy }),
+    fast: createRestFastPath({ router: appRouter, createContext, logger, trustProxy }),
     // The library as published: its own handler calling tRPC's own caller.
-    standard: createRestHandler({ router: appRouter, createContext, logger, trustProxy, fastQueries: false, fastCaller: false }),
+    standard: createRestHandler({ router: appRouter, createContext, logger, trustProxy, fastPath: false, fastCaller: false }),
   };
 }
 
-function request(url: string, headers: Record<string, string> = {}, method = 'GET'): HttpRequest {
+function request(url: string, headers: Record<string, string> = {}, method = 'GET', body?: string): HttpRequest {
   const [path, query = ''] = url.split(/\?(.*)/s) as [string, string?];
   return createRequest(
-    { method, path, query, headers: { host: 'clinic.example:8080', ...headers }, body: undefined, requestId: `rest-fast-${seq++}` },
+    {
+      method,
+      path,
+      query,
+      headers: { host: 'clinic.example:8080', ...headers },
+      body: body === undefined ? undefined : Buffer.from(body),
+      requestId: `rest-fast-${seq++}`,
+    },
     createAbortState(),
   );
 }
@@ -115,18 +122,159 @@ describe('a REST GET: the fast path answers byte for byte as trpc-to-openapi', (
   });
 });
 
+describe('a REST write: the fast path answers byte for byte as trpc-to-openapi', () => {
+  const JSON_TYPE = { 'content-type': 'application/json' };
+  /**
+   * Two patients alike but for their ids and patientIDs: the fast path writes one, the library
+   * the other, so both start from the same record and the same version.
+   */
+  let twin = 0;
+  async function twins(): Promise<[Record<string, unknown>, Record<string, unknown>]> {
+    const n = twin++;
+    const made = await Promise.all(
+      ['a', 'b'].map(async (side) => {
+        const res = await postJson(t.baseUrl, '/patients', samplePatient({ patientID: `W${n}${side}`, name: 'Twin "w" é' }));
+        expect(res.status).toBe(201);
+        return (await res.json()) as Record<string, unknown>;
+      }),
+    );
+    return made as [Record<string, unknown>, Record<string, unknown>];
+  }
+  /** The library's answer about patient `b`, written as if it were about patient `a`. */
+  function asTwin(answer: HttpResponse, a: Record<string, unknown>, b: Record<string, unknown>): HttpResponse {
+    const swap = (text: string) =>
+      text
+        .replaceAll(`/patients/${b.id}`, `/patients/${a.id}`)
+        .replaceAll(`"id":${b.id},`, `"id":${a.id},`)
+        .replaceAll(`"patientID":"${b.patientID}"`, `"patientID":"${a.patientID}"`);
+    const headers = Object.fromEntries(Object.entries(answer.headers).map(([k, v]) => [k, swap(v)]));
+    return { status: answer.status, headers, body: swap(Buffer.from(answer.body as string | Uint8Array).toString()) };
+  }
+  const full = (over: Record<string, unknown> = {}) => JSON.stringify({ ...samplePatient({ name: 'Replaced' }), ...over });
+
+  // method, path (`{id}` is the twin's id), body (`{pid}` is the twin's patientID), headers
+  const cases: [string, string, string, string | undefined, Record<string, string>?][] = [
+    ['PATCH one field', 'PATCH', '/patients/{id}', '{"age":41}', JSON_TYPE],
+    [
+      'PATCH with a charset in the content type',
+      'PATCH',
+      '/patients/{id}',
+      '{"age":42}',
+      { 'content-type': 'application/json; charset=utf-8' },
+    ],
+    ['PATCH with the current If-Match', 'PATCH', '/patients/{id}', '{"age":43}', { ...JSON_TYPE, 'if-match': '"1"' }],
+    ['PATCH with a stale If-Match (412)', 'PATCH', '/patients/{id}', '{"age":44}', { ...JSON_TYPE, 'if-match': '"7"' }],
+    ['PATCH with a weak If-Match (412)', 'PATCH', '/patients/{id}', '{"age":44}', { ...JSON_TYPE, 'if-match': 'W/"1"' }],
+    ['PATCH with If-Match * (no condition)', 'PATCH', '/patients/{id}', '{"age":45}', { ...JSON_TYPE, 'if-match': '*' }],
+    [
+      'PATCH with expectedVersion in the body and If-Match (header wins)',
+      'PATCH',
+      '/patients/{id}',
+      '{"age":46,"expectedVersion":9}',
+      { ...JSON_TYPE, 'if-match': '"1"' },
+    ],
+    ['PATCH with a wrong type (400, issues)', 'PATCH', '/patients/{id}', '{"age":"old","name":7}', JSON_TYPE],
+    ['PATCH with an unknown key', 'PATCH', '/patients/{id}', '{"nope":1,"age":47}', JSON_TYPE],
+    ['PATCH with an id in the body (the path wins)', 'PATCH', '/patients/{id}', '{"id":1,"age":48}', JSON_TYPE],
+    ['PATCH with __proto__ and constructor keys', 'PATCH', '/patients/{id}', '{"__proto__":{"age":1},"constructor":2,"age":49}', JSON_TYPE],
+    ['PATCH of nobody (404)', 'PATCH', '/patients/999999', '{"age":41}', JSON_TYPE],
+    ['PATCH of a non-numeric id', 'PATCH', '/patients/abc', '{"age":41}', JSON_TYPE],
+    ['PUT a whole record', 'PUT', '/patients/{id}', full({ patientID: '{pid}' }), JSON_TYPE],
+    ['PUT with the current If-Match', 'PUT', '/patients/{id}', full({ patientID: '{pid}' }), { ...JSON_TYPE, 'if-match': '"1"' }],
+    ['PUT with a stale If-Match (412)', 'PUT', '/patients/{id}', full({ patientID: '{pid}' }), { ...JSON_TYPE, 'if-match': '"3"' }],
+    ['PUT missing fields (400)', 'PUT', '/patients/{id}', '{"name":"Half"}', JSON_TYPE],
+    ["PUT taking another patient's patientID (409)", 'PUT', '/patients/{id}', full({ patientID: 'R0' }), JSON_TYPE],
+    ['DELETE', 'DELETE', '/patients/{id}', undefined],
+    ['DELETE with the current If-Match', 'DELETE', '/patients/{id}', undefined, { 'if-match': '"1"' }],
+    ['DELETE with a stale If-Match (412)', 'DELETE', '/patients/{id}', undefined, { 'if-match': '"5"' }],
+    ['DELETE with a query', 'DELETE', '/patients/{id}?expectedVersion=1&x=y', undefined],
+    ['DELETE of nobody (404)', 'DELETE', '/patients/999999', undefined],
+    ['POST a duplicate patientID (409)', 'POST', '/patients', JSON.stringify(samplePatient({ patientID: 'R0' })), JSON_TYPE],
+    ['POST a bad record (400, issues)', 'POST', '/patients', '{"patientID":"","age":-1,"gender":"?"}', JSON_TYPE],
+    [
+      'POST with extra keys and an id',
+      'POST',
+      '/patients',
+      JSON.stringify({ ...samplePatient({ patientID: 'R0' }), id: 5, version: 9 }),
+      JSON_TYPE,
+    ],
+  ];
+  it.each(cases)('%s', async (_name, method, url, body, headers = {}) => {
+    const [a, b] = await twins();
+    const { fast, standard } = handlers();
+    const side = (p: Record<string, unknown>) =>
+      [url.replace('{id}', String(p.id)), headers, method, body?.replace('{pid}', String(p.patientID))] as const;
+    const quick = await fast(request(...side(a)));
+    const slow = await standard(request(...side(b)));
+    expectSameAnswer(quick, asTwin(slow, a, b));
+    // Both wrote the same thing (or nothing): the twins are still alike.
+    const [ra, rb] = await Promise.all(
+      [a, b].map((p) => t.db.query<Record<string, unknown>>('select name, age, version from patients where id = $1', [p.id])),
+    );
+    expect(ra).toEqual(rb);
+  });
+
+  it('a POST that stores: 201, Location and body alike, and both stored', async () => {
+    const { fast, standard } = handlers();
+    const body = (id: string) => JSON.stringify(samplePatient({ patientID: id, name: 'Posted' }));
+    const quick = await fast(request('/patients', JSON_TYPE, 'POST', body('WPa')));
+    const slow = await standard(request('/patients', JSON_TYPE, 'POST', body('WPb')));
+    const a = JSON.parse(String(quick?.body)) as Record<string, unknown>;
+    const b = JSON.parse(String(slow.body)) as Record<string, unknown>;
+    expect(quick?.status).toBe(201);
+    expectSameAnswer(quick, asTwin(slow, a, b));
+    expect(quick?.headers.location).toBe(`http://clinic.example:8080/patients/${a.id}`);
+    expect(await t.db.query('select patient_id from patients where id in ($1, $2) order by id', [a.id, b.id])).toEqual([
+      { patient_id: 'WPa' },
+      { patient_id: 'WPb' },
+    ]);
+  });
+
+  it('auth on: a write without the token is 401 on both, and writes nothing', async () => {
+    const [a, b] = await twins();
+    const { fast, standard } = handlers([`writer:${TOKEN}`]);
+    const quick = await fast(request(`/patients/${a.id}`, JSON_TYPE, 'PATCH', '{"age":90}'));
+    const slow = await standard(request(`/patients/${b.id}`, JSON_TYPE, 'PATCH', '{"age":90}'));
+    expect(quick?.status).toBe(401);
+    expectSameAnswer(quick, asTwin(slow, a, b));
+    expect(await t.db.query('select age from patients where id in ($1, $2)', [a.id, b.id])).toEqual([{ age: 40 }, { age: 40 }]);
+  });
+
+  it('the answers are the writes, not errors (the comparison above means something)', async () => {
+    const [a] = await twins();
+    const { fast } = handlers();
+    const patched = await fast(request(`/patients/${a.id}`, { ...JSON_TYPE, 'if-match': '"1"' }, 'PATCH', '{"age":77}'))!;
+    expect(patched.status).toBe(200);
+    expect(patched.headers.etag).toBe('"2"');
+    expect(JSON.parse(String(patched.body))).toMatchObject({ id: a.id, age: 77 });
+    const stale = await fast(request(`/patients/${a.id}`, { ...JSON_TYPE, 'if-match': '"1"' }, 'PATCH', '{"age":78}'))!;
+    expect(stale.status).toBe(412);
+    const history = await t.db.query<{ op: string }>('select op from patient_events where patient_id = $1 order by id', [a.id]);
+    expect(history.map((e) => e.op)).toEqual(['create', 'update']);
+  });
+});
+
 describe('the fast path declines what it does not do (trpc-to-openapi answers)', () => {
+  const JSON_TYPE = { 'content-type': 'application/json' };
   it.each([
-    ['a write', '/patients/1', 'PATCH'],
-    ['a POST', '/patients', 'POST'],
-    ['a DELETE', '/patients/1', 'DELETE'],
     ['HEAD', '/patients', 'HEAD'],
+    ['OPTIONS', '/patients', 'OPTIONS'],
     ['a path with a dot segment', '/patients/../patients/1', 'GET'],
     ['a percent-encoded path', '/patients/%31', 'GET'],
     ['a path with a dot', '/patients/1.0', 'GET'],
     ['no such route', '/nothing-here', 'GET'],
+    ['no such route for the method', '/patients', 'PATCH', JSON_TYPE, '{}'],
     ['the collection under another name', '/patient', 'GET'],
-  ])('%s', (_name, url, method) => {
-    expect(handlers().fast(request(url, {}, method))).toBeUndefined();
+    ['a write without a content type (415)', '/patients/1', 'PATCH', {}, '{"age":1}'],
+    ['a write as text (415)', '/patients/1', 'PATCH', { 'content-type': 'text/plain' }, '{"age":1}'],
+    ['a content type in capitals (the library: 415)', '/patients', 'POST', { 'content-type': 'Application/JSON' }, '{}'],
+    ['malformed JSON (400)', '/patients', 'POST', JSON_TYPE, '{"patientID":'],
+    ['an empty body', '/patients/1', 'PUT', JSON_TYPE, ''],
+    ['no body', '/patients/1', 'PATCH', JSON_TYPE, undefined],
+    ['a JSON array', '/patients', 'POST', JSON_TYPE, '[{"patientID":"x"}]'],
+    ['JSON null', '/patients/1', 'PATCH', JSON_TYPE, 'null'],
+    ['a JSON string', '/patients/1', 'PATCH', JSON_TYPE, '"age"'],
+  ] as [string, string, string, Record<string, string>?, string?][])('%s', (_name, url, method, headers = {}, body = undefined) => {
+    expect(handlers().fast(request(url, headers, method, body))).toBeUndefined();
   });
 });

@@ -48,7 +48,7 @@ export type ProcedureCall<TContext> = (opts: CallOptions<TContext>) => Promise<u
  * the spread itself, which V8 runs natively. tests/unit/procedure-call.test.ts checks this against
  * `callProcedure` on every outcome (an answer, each kind of failure, context and input handed on).
  *
- * Used by the query fast paths (REST GETs and single tRPC queries) and by the REST handler's
+ * Used by the fast paths (REST reads and writes, single tRPC queries) and by the REST handler's
  * caller (`createCallerFor`); tRPC's own adapter calls procedures itself. A procedure with a
  * caller override, or that is not a `type` procedure, is handed to `callProcedure`.
  */

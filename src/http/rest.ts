@@ -30,8 +30,8 @@ export interface RestHandlerOptions {
   logger: Logger;
   /** Proxy hops trusted about the public scheme and host (config.trustProxy). */
   trustProxy: number;
-  /** Answer GET requests without trpc-to-openapi's per-request scaffolding (see `createRestQueryFastPath`); default true. */
-  fastQueries?: boolean;
+  /** Answer requests without trpc-to-openapi's per-request scaffolding (see `createRestFastPath`); default true. */
+  fastPath?: boolean;
   /** Give trpc-to-openapi a caller that runs procedures through `procedureCaller` (api/procedure-call.ts); default true. */
   fastCaller?: boolean;
 }
@@ -43,16 +43,9 @@ export interface RestHandlerOptions {
  * procedure returned or threw: the status and headers its `meta.rest` asks for, a JsonText body
  * as it is, an error from the error table (src/errors.ts).
  */
-export function createRestHandler({
-  router,
-  createContext,
-  logger,
-  trustProxy,
-  fastQueries = true,
-  fastCaller = true,
-}: RestHandlerOptions) {
+export function createRestHandler({ router, createContext, logger, trustProxy, fastPath = true, fastCaller = true }: RestHandlerOptions) {
   const restMeta = collectRestMeta(router);
-  const fast = fastQueries ? createRestQueryFastPath({ router, createContext, logger, trustProxy }) : undefined;
+  const fast = fastPath ? createRestFastPath({ router, createContext, logger, trustProxy }) : undefined;
   /** The adapter request of each context (responseMeta gets the context, not the request). */
   const requests = new WeakMap<Context, AdapterRequest>();
   const handle = createOpenApiNodeHttpHandler({
@@ -134,46 +127,56 @@ function restFailure(logger: Logger, path: string | undefined, error: unknown): 
 const PLAIN_PATH = /^[A-Za-z0-9_~/-]*$/;
 
 interface FastRoute {
+  /** The HTTP method the route answers (the library looks routes up by method, then path). */
+  method: string;
   pattern: RegExp;
   /** The procedure's name in the router (`patient.list`). */
   path: string;
+  type: 'query' | 'mutation';
   /** No input at all (a void schema): the procedure gets undefined. */
   voidInput: boolean;
   /** Keys whose schema is an array: a single query value becomes a one-element array. */
   arrayKeys: string[];
   meta: RestMeta | undefined;
-  /** The procedure, looked up once (api/procedure-call.ts). */
-  call: ProcedureCall<Context>;
+  /**
+   * The procedure, looked up once (api/procedure-call.ts); undefined for a route left to the
+   * library (it still matches here, so a later route of the same path is never taken instead).
+   */
+  call: ProcedureCall<Context> | undefined;
 }
 
+/** Methods whose input is the JSON body (trpc-to-openapi's `acceptsRequestBody`); GET and DELETE read the query. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
 /**
- * The REST GET routes, answered the way trpc-to-openapi's handler answers them, without its
+ * The REST routes, answered the way trpc-to-openapi's handler answers them, without its
  * per-request scaffolding: the routes (path patterns, input schemas coerced for query strings,
  * keys taking arrays) are worked out once, with the library's own functions, where the library
- * redoes them on every request (a URL, the route search, `coerceSchema`, a caller proxy, a
- * request/response pair). What stays per request is what decides the answer: the same input
- * object (query values, then path parameters), the same procedure call (`procedureCaller`: its
- * middlewares, zod input and output validation), and the same answer and failure mapping as the
- * library path above. tests/rest-fast-path.test.ts proves the two answer byte for byte the same.
- * Anything else (writes, paths with dots or escapes, a route with merged inputs, no route)
- * returns undefined: trpc-to-openapi answers it.
+ * redoes them on every request (a URL, the route search, `coerceSchema`, which also builds a new
+ * zod schema for every enum field, a caller proxy, a request/response pair). What stays per
+ * request is what decides the answer: the same input object (query values or the JSON body, then
+ * path parameters, with If-Match read by `adapterInput`, shared with the library path), the same
+ * procedure call (`procedureCaller`: its middlewares, zod input and output validation), and the
+ * same answer and failure mapping as the library path above. tests/rest-fast-path.test.ts proves
+ * the two answer byte for byte the same, reads and writes.
+ *
+ * Anything the library answers before calling a procedure, or answers in its own way, returns
+ * undefined and is left to it: paths with dots or escapes, no route, a route with merged inputs,
+ * a write whose content type is not `application/json…` (415), a body that is empty, not JSON
+ * (400) or not a JSON object.
  */
-export function createRestQueryFastPath({
-  router,
-  createContext,
-  logger,
-  trustProxy,
-}: Omit<RestHandlerOptions, 'fastQueries' | 'fastCaller'>) {
+export function createRestFastPath({ router, createContext, logger, trustProxy }: Omit<RestHandlerOptions, 'fastPath' | 'fastCaller'>) {
   const restMeta = collectRestMeta(router);
   const routes: FastRoute[] = [];
   forEachOpenApiProcedure(router._def.procedures, ({ path, procedure, meta: { openapi } }) => {
-    if (openapi.method !== 'GET' || procedure._def.type !== 'query') return;
+    const type = procedure._def.type;
     const parsers = getInputOutputParsers(procedure);
-    // Several merged inputs get a new schema per request in the library: left to it.
-    if ((procedure._def as { inputs: unknown[] }).inputs.length > 1) return;
     const schema = unwrapZodType(parsers.inputParser, true);
+    // Several merged inputs get a new schema per request in the library, a query answering
+    // another method or a subscription are the library's own: left to it.
+    const own = (procedure._def as { inputs: unknown[] }).inputs.length <= 1 && type === (openapi.method === 'GET' ? 'query' : 'mutation');
     const arrayKeys: string[] = [];
-    if (zodSupportsCoerce && instanceofZodTypeObject(schema)) {
+    if (own && zodSupportsCoerce && instanceofZodTypeObject(schema)) {
       for (const [key, shape] of Object.entries(schema.shape as Record<string, Parameters<typeof instanceofZodTypeOptional>[0]>)) {
         if (
           shape instanceof ZodArray ||
@@ -186,32 +189,41 @@ export function createRestQueryFastPath({
       coerceSchema(schema as Parameters<typeof coerceSchema>[0]);
     }
     routes.push({
+      method: openapi.method,
       pattern: getPathRegExp(normalizePath(openapi.path)),
       path,
+      type: type === 'query' ? 'query' : 'mutation',
       voidInput: instanceofZodTypeLikeVoid(schema),
       arrayKeys,
       meta: restMeta.get(path),
-      call: procedureCaller(router, path, 'query'),
+      call: own ? procedureCaller(router, path, type) : undefined,
     });
   });
 
   return (request: HttpRequest): Promise<HttpResponse> | undefined => {
-    if (request.method !== 'GET' || !PLAIN_PATH.test(request.path)) return undefined;
+    if (!PLAIN_PATH.test(request.path)) return undefined;
     const normalized = normalizePath(request.path);
-    const route = routes.find((r) => r.pattern.test(normalized));
-    if (!route) return undefined;
-    let input: Record<string, unknown> | undefined;
-    if (!route.voidInput) {
-      // As the library builds it: one value as is, repeated ones as an array, then path parameters.
-      const query: Record<string, unknown> = {};
-      const parsed = parseQuery(request.query);
-      for (const key of Object.keys(parsed)) {
-        const value = parsed[key];
-        if (value) query[key] = Array.isArray(value) && value.length === 1 ? value[0] : value;
-      }
-      input = { ...query, ...(route.pattern.exec(normalized)?.groups ?? {}) };
-      for (const key of route.arrayKeys) if (input[key] !== undefined && !Array.isArray(input[key])) input[key] = [input[key]];
+    const route = routes.find((r) => r.method === request.method && r.pattern.test(normalized));
+    if (!route?.call) return undefined;
+    const usesBody = BODY_METHODS.has(request.method);
+    // The library refuses any other content type (415) before it reads anything.
+    if (usesBody && !request.headers['content-type']?.startsWith('application/json')) return undefined;
+    if (route.voidInput) return answer(route, undefined, request);
+    const { parsed, parseFailed, query } = adapterInput(request);
+    const params = route.pattern.exec(normalized)?.groups ?? {};
+    if (usesBody) {
+      // A body that is missing, not JSON or not an object: the library's own answer.
+      if (parseFailed || parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+      return answer(route, { ...parsed, ...params }, request);
     }
+    // As the library builds it: one value as is, repeated ones as an array, then path parameters.
+    const values: Record<string, unknown> = {};
+    for (const key of Object.keys(query)) {
+      const value = query[key];
+      if (value) values[key] = Array.isArray(value) && value.length === 1 ? value[0] : value;
+    }
+    const input: Record<string, unknown> = { ...values, ...params };
+    for (const key of route.arrayKeys) if (input[key] !== undefined && !Array.isArray(input[key])) input[key] = [input[key]];
     return answer(route, input, request);
   };
 
@@ -219,11 +231,11 @@ export function createRestQueryFastPath({
     const ctx = createContext(requestInfo(request));
     let result: unknown;
     try {
-      result = await route.call({
+      result = await route.call!({
         path: route.path,
         getRawInput: () => Promise.resolve(input),
         ctx,
-        type: 'query',
+        type: route.type,
         signal: undefined,
         batchIndex: 0,
       });
@@ -327,23 +339,7 @@ const PARSE_ERROR = () => new TRPCError({ code: 'PARSE_ERROR', message: 'Failed 
  * property here.
  */
 function toAdapterRequest(request: HttpRequest): AdapterRequest {
-  let parsed: unknown;
-  let parseFailed = false;
-  const contentType = request.headers['content-type'];
-  if (request.body !== undefined && request.body.length > 0 && contentType?.toLowerCase().startsWith('application/json')) {
-    try {
-      parsed = JSON.parse(request.body.toString('utf8'));
-    } catch {
-      parseFailed = true;
-    }
-  }
-  const query = parseQuery(request.query);
-  // If-Match on a write becomes the procedure's `expectedVersion` (header wins over the body).
-  const expected = WRITES.has(request.method) ? expectedVersionOf(request.headers['if-match']) : undefined;
-  if (expected !== undefined) {
-    if (request.method === 'DELETE') query.expectedVersion = [String(expected)];
-    else if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) parsed = { ...parsed, expectedVersion: expected };
-  }
+  const { parsed, parseFailed, query } = adapterInput(request);
   const req = Object.create(Request.prototype) as AdapterRequest;
   return Object.defineProperties(req, {
     method: { value: request.method },
@@ -360,6 +356,31 @@ function toAdapterRequest(request: HttpRequest): AdapterRequest {
     raw: { value: request },
     outcome: { value: undefined, writable: true },
   });
+}
+
+/**
+ * What trpc-to-openapi reads a request's input from, for both REST paths: the JSON body (when the
+ * content type says JSON), the query (`key -> values`), and If-Match as the procedure's
+ * `expectedVersion` (header wins over the body; DELETE takes it in the query).
+ */
+function adapterInput(request: HttpRequest): { parsed: unknown; parseFailed: boolean; query: Record<string, string[]> } {
+  let parsed: unknown;
+  let parseFailed = false;
+  const contentType = request.headers['content-type'];
+  if (request.body !== undefined && request.body.length > 0 && contentType?.toLowerCase().startsWith('application/json')) {
+    try {
+      parsed = JSON.parse(request.body.toString('utf8'));
+    } catch {
+      parseFailed = true;
+    }
+  }
+  const query = parseQuery(request.query);
+  const expected = WRITES.has(request.method) ? expectedVersionOf(request.headers['if-match']) : undefined;
+  if (expected !== undefined) {
+    if (request.method === 'DELETE') query.expectedVersion = [String(expected)];
+    else if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) parsed = { ...parsed, expectedVersion: expected };
+  }
+  return { parsed, parseFailed, query };
 }
 
 const WRITES = new Set(['PUT', 'PATCH', 'DELETE']);
