@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { fatalMessages, type ServerProcess, startServerProcess } from './support/process.ts';
+import { fatalMessages, fetchFrom, type ServerProcess, startServerProcess } from './support/process.ts';
 
 async function stop(server: ServerProcess) {
   server.child.kill('SIGTERM');
@@ -81,7 +81,7 @@ describe('who can reach the embedded database', () => {
     for (const other of tcp.filter((p) => p !== port)) expect(await pgSession({ host: '127.0.0.1', port: other })).toBeInstanceOf(Error);
     expect(await pgSession({ host: '127.0.0.1', port })).toBeInstanceOf(Error);
     // The service itself reaches it (both threads).
-    expect((await fetch(`http://127.0.0.1:${port}/patients/1`)).status).toBe(200);
+    expect((await fetchFrom(server, port, '/patients/1')).status).toBe(200);
     await stop(server);
   });
 
@@ -92,7 +92,7 @@ describe('who can reach the embedded database', () => {
     const port = await server.listening;
     expect(
       (
-        await fetch(`http://127.0.0.1:${port}/patients`, {
+        await fetchFrom(server, port, '/patients', {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({
@@ -174,7 +174,7 @@ describe('the first start is all or nothing', () => {
 
       const good = startServerProcess({ DATA_DIR: dataDir });
       const port = await good.listening;
-      const list = (await (await fetch(`http://127.0.0.1:${port}/patients`)).json()) as { patientID: string }[];
+      const list = (await (await fetchFrom(good, port, '/patients')).json()) as { patientID: string }[];
       expect(list[0]?.patientID).toBe('P001');
       await stop(good);
     },
@@ -187,7 +187,7 @@ describe('the first start is all or nothing', () => {
     writeFileSync(`${dataDir}.new/PG_VERSION`, '18\n');
     const server = startServerProcess({ DATA_DIR: dataDir });
     const port = await server.listening;
-    expect(((await (await fetch(`http://127.0.0.1:${port}/patients`)).json()) as unknown[]).length).toBeGreaterThan(0);
+    expect(((await (await fetchFrom(server, port, '/patients')).json()) as unknown[]).length).toBeGreaterThan(0);
     expect(existsSync(`${dataDir}.new`)).toBe(false);
     await stop(server);
   });

@@ -99,6 +99,21 @@ export function startServerProcess(env: Record<string, string | undefined>): Ser
   return { child, output: () => out, listening, exited };
 }
 
+/**
+ * `fetch` of a path on a server process. A request that cannot connect fails with what the
+ * process wrote and how it ended (a flaky "connection refused" then says why).
+ */
+export async function fetchFrom(server: ServerProcess, port: number, path: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(`http://127.0.0.1:${port}${path}`, init);
+  } catch (error) {
+    const code = server.child.exitCode ?? server.child.signalCode ?? 'running';
+    throw new Error(`${init?.method ?? 'GET'} ${path} on port ${port} failed (server: ${code}):\n${server.output().slice(-4000)}`, {
+      cause: error,
+    });
+  }
+}
+
 /** The messages of the fatal log lines a server process wrote (a refused or failed start). */
 export function fatalMessages(server: ServerProcess): string[] {
   return server
