@@ -8,7 +8,9 @@
  *
  * Each run is preceded by one unmeasured second of the same load (warm-up).
  * Options: --scenario a,b  --connections 50,256  --duration <s>  --reps <n>  --workers <n>
- *          --peers ours,json-server,node-pg,uws-pg  --env KEY=VALUE (for this service; repeatable)
+ *          --peers ours,ours-trpc,json-server,node-pg,uws-pg  --env KEY=VALUE (for this service; repeatable)
+ *          (`ours-trpc`: this service through tRPC, for the scenarios that have a tRPC twin; it runs
+ *          in the same interleaved repetitions as the REST peers, its ratio is tRPC over REST)
  *          --cpu: also the CPU time per request of the server process (all its threads), of
  *          PostgreSQL (every postgres process on this machine) and of the load generator, and
  *          the statements committed per request (pg_stat_database), from /proc (Linux)
@@ -37,14 +39,14 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '5' },
     reps: { type: 'string', default: '3' },
     workers: { type: 'string' },
-    peers: { type: 'string', default: 'ours,json-server,node-pg,uws-pg' },
+    peers: { type: 'string', default: 'ours,ours-trpc,json-server,node-pg,uws-pg' },
     /** Extra environment for this service, e.g. --env COALESCE_READS=false (repeatable). */
     env: { type: 'string', multiple: true, default: [] },
     cpu: { type: 'boolean', default: false },
   },
 });
 
-type Peer = 'ours' | 'json-server' | 'node-pg' | 'uws-pg';
+type Peer = 'ours' | 'ours-trpc' | 'json-server' | 'node-pg' | 'uws-pg';
 interface Scenario {
   name: string;
   rows: number;
@@ -56,6 +58,8 @@ interface Scenario {
   body?: () => string;
   /** A new path for every request (overrides `path` once the run is going). */
   nextPath?: () => string;
+  /** The same read as a tRPC query, driven by the peer `ours-trpc` side by side with the REST peers. */
+  trpc?: { path: () => string; nextPath: () => string };
 }
 
 const newPatient = (i: number) =>
@@ -87,6 +91,10 @@ const SCENARIOS: Scenario[] = [
     method: 'GET',
     path: () => '/patients/1',
     nextPath: () => `/patients/${1 + ((counter++ * 7919) % 1000)}`,
+    trpc: {
+      path: () => trpcGet('patient.byId', { id: 1 }),
+      nextPath: () => trpcGet('patient.byId', { id: 1 + ((counter++ * 7919) % 1000) }),
+    },
   },
   // Every request a different page (random, 1..50 of 20): the common case of many users paging.
   {
@@ -95,6 +103,10 @@ const SCENARIOS: Scenario[] = [
     method: 'GET',
     path: () => '/patients?_page=1&_limit=20',
     nextPath: () => `/patients?_page=${1 + Math.floor(Math.random() * 50)}&_limit=20`,
+    trpc: {
+      path: () => trpcGet('patient.search', { offset: 0, limit: 20 }),
+      nextPath: () => trpcGet('patient.search', { offset: 20 * Math.floor(Math.random() * 50), limit: 20 }),
+    },
   },
   // The same with a random filter and sort: every request its own query.
   {
@@ -105,14 +117,15 @@ const SCENARIOS: Scenario[] = [
     nextPath: () =>
       `/patients?gender=${GENDERS[Math.floor(Math.random() * 3)]}&_sort=${Math.random() < 0.5 ? 'name' : 'age'}&_page=${1 + Math.floor(Math.random() * 16)}&_limit=20`,
   },
-  // The tRPC twins of the two spread reads (compared with this service's REST numbers).
+  // The tRPC twins of the two spread reads on their own (the peer `ours-trpc` runs them side by
+  // side with REST in the two scenarios above).
   {
     name: 'trpc-by-id-spread',
     rows: 1000,
     method: 'GET',
     path: () => trpcGet('patient.byId', { id: 1 }),
     nextPath: () => trpcGet('patient.byId', { id: 1 + ((counter++ * 7919) % 1000) }),
-    skip: ['json-server', 'node-pg', 'uws-pg'],
+    skip: ['ours-trpc', 'json-server', 'node-pg', 'uws-pg'],
   },
   {
     name: 'trpc-page-spread',
@@ -120,7 +133,7 @@ const SCENARIOS: Scenario[] = [
     method: 'GET',
     path: () => trpcGet('patient.search', { offset: 0, limit: 20 }),
     nextPath: () => trpcGet('patient.search', { offset: 20 * Math.floor(Math.random() * 50), limit: 20 }),
-    skip: ['json-server', 'node-pg', 'uws-pg'],
+    skip: ['ours-trpc', 'json-server', 'node-pg', 'uws-pg'],
   },
   { name: 'post', rows: 1000, method: 'POST', path: () => '/patients', body: () => newPatient(counter++) },
   { name: 'patch', rows: 1000, method: 'PATCH', path: () => '/patients/500', body: () => JSON.stringify({ age: 20 + (counter++ % 50) }) },
@@ -215,7 +228,7 @@ async function start(peer: Peer): Promise<Running> {
   const base = `http://127.0.0.1:${port}`;
   let child: ChildProcess;
   let log: string | undefined;
-  if (peer === 'ours') {
+  if (peer === 'ours' || peer === 'ours-trpc') {
     // The log goes to a file (as it would to a collector), parsed only after the server stopped.
     log = join(logDir, `ours-${port}.log`);
     const fd = openSync(log, 'w');
@@ -346,14 +359,14 @@ async function drive(base: string, s: Scenario, peer: Peer, connections: number,
     requests: [
       {
         method: s.method,
-        path: s.path(peer),
+        path: peer === 'ours-trpc' && s.trpc ? s.trpc.path() : s.path(peer),
         headers: { 'content-type': 'application/json' },
         ...(s.body || s.nextPath
           ? {
               setupRequest: (req: autocannon.Request) => ({
                 ...req,
                 ...(s.body ? { body: s.body() } : {}),
-                ...(s.nextPath ? { path: s.nextPath() } : {}),
+                ...(s.nextPath ? { path: peer === 'ours-trpc' && s.trpc ? s.trpc.nextPath() : s.nextPath() } : {}),
               }),
             }
           : {}),
@@ -393,7 +406,10 @@ async function main() {
     for (const s of scenarios) {
       for (const connections of connectionCounts) {
         const active = peers.filter(
-          (p) => !s.skip?.includes(p) && !(READ_ONLY.includes(p) && (s.method !== 'GET' || s.name.startsWith('trpc'))),
+          (p) =>
+            !s.skip?.includes(p) &&
+            !(READ_ONLY.includes(p) && (s.method !== 'GET' || s.name.startsWith('trpc'))) &&
+            (p !== 'ours-trpc' || s.trpc !== undefined),
         );
         const samples = new Map<Peer, Sample[]>(active.map((p) => [p, []]));
         const rss = new Map<Peer, number>();
@@ -430,7 +446,13 @@ async function main() {
           const rps = median(xs.map((x) => x.rps));
           // A peer that completed no request within the run has no finite ratio: say so.
           const ratio =
-            peer === 'ours' ? '' : rps < 1 ? `peer completed no request in ${duration} s` : `ours/peer ${(ours / rps).toFixed(2)}x`;
+            peer === 'ours'
+              ? ''
+              : rps < 1
+                ? `peer completed no request in ${duration} s`
+                : peer === 'ours-trpc'
+                  ? `tRPC/REST ${(rps / ours).toFixed(2)}x`
+                  : `ours/peer ${(ours / rps).toFixed(2)}x`;
           const server = xs.every((x) => x.serverP99 !== undefined) ? String(median(xs.map((x) => x.serverP99!))) : '—';
           const cpu = args.cpu
             ? ` ${(['server', 'postgres', 'generator'] as const).map((k) => median(xs.map((x) => x.cpu?.[k] ?? 0))).join(' · ')} | ${median(xs.map((x) => x.cpu?.statements ?? 0))} |`
