@@ -132,6 +132,7 @@ interface FastRoute {
   pattern: RegExp;
   /** The procedure's name in the router (`patient.list`). */
   path: string;
+  /** What a route of this method must be to be the fast path's own: a query for GET, else a mutation. */
   type: 'query' | 'mutation';
   /** No input at all (a void schema): the procedure gets undefined. */
   voidInput: boolean;
@@ -169,12 +170,12 @@ export function createRestFastPath({ router, createContext, logger, trustProxy }
   const restMeta = collectRestMeta(router);
   const routes: FastRoute[] = [];
   forEachOpenApiProcedure(router._def.procedures, ({ path, procedure, meta: { openapi } }) => {
-    const type = procedure._def.type;
+    const type = openapi.method === 'GET' ? 'query' : 'mutation';
     const parsers = getInputOutputParsers(procedure);
     const schema = unwrapZodType(parsers.inputParser, true);
     // Several merged inputs get a new schema per request in the library, a query answering
     // another method or a subscription are the library's own: left to it.
-    const own = (procedure._def as { inputs: unknown[] }).inputs.length <= 1 && type === (openapi.method === 'GET' ? 'query' : 'mutation');
+    const own = (procedure._def as { inputs: unknown[] }).inputs.length <= 1 && procedure._def.type === type;
     const arrayKeys: string[] = [];
     if (own && zodSupportsCoerce && instanceofZodTypeObject(schema)) {
       for (const [key, shape] of Object.entries(schema.shape as Record<string, Parameters<typeof instanceofZodTypeOptional>[0]>)) {
@@ -192,7 +193,7 @@ export function createRestFastPath({ router, createContext, logger, trustProxy }
       method: openapi.method,
       pattern: getPathRegExp(normalizePath(openapi.path)),
       path,
-      type: type === 'query' ? 'query' : 'mutation',
+      type,
       voidInput: instanceofZodTypeLikeVoid(schema),
       arrayKeys,
       meta: restMeta.get(path),
@@ -204,17 +205,18 @@ export function createRestFastPath({ router, createContext, logger, trustProxy }
     if (!PLAIN_PATH.test(request.path)) return undefined;
     const normalized = normalizePath(request.path);
     const route = routes.find((r) => r.method === request.method && r.pattern.test(normalized));
-    if (!route?.call) return undefined;
+    const call = route?.call;
+    if (!call) return undefined;
     const usesBody = BODY_METHODS.has(request.method);
     // The library refuses any other content type (415) before it reads anything.
     if (usesBody && !request.headers['content-type']?.startsWith('application/json')) return undefined;
-    if (route.voidInput) return answer(route, undefined, request);
+    if (route.voidInput) return answer(route, call, undefined, request);
     const { parsed, parseFailed, query } = adapterInput(request);
     const params = route.pattern.exec(normalized)?.groups ?? {};
     if (usesBody) {
       // A body that is missing, not JSON or not an object: the library's own answer.
       if (parseFailed || parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
-      return answer(route, { ...parsed, ...params }, request);
+      return answer(route, call, { ...parsed, ...params }, request);
     }
     // As the library builds it: one value as is, repeated ones as an array, then path parameters.
     const values: Record<string, unknown> = {};
@@ -224,14 +226,14 @@ export function createRestFastPath({ router, createContext, logger, trustProxy }
     }
     const input: Record<string, unknown> = { ...values, ...params };
     for (const key of route.arrayKeys) if (input[key] !== undefined && !Array.isArray(input[key])) input[key] = [input[key]];
-    return answer(route, input, request);
+    return answer(route, call, input, request);
   };
 
-  async function answer(route: FastRoute, input: unknown, request: HttpRequest): Promise<HttpResponse> {
+  async function answer(route: FastRoute, call: ProcedureCall<Context>, input: unknown, request: HttpRequest): Promise<HttpResponse> {
     const ctx = createContext(requestInfo(request));
     let result: unknown;
     try {
-      result = await route.call!({
+      result = await call({
         path: route.path,
         getRawInput: () => Promise.resolve(input),
         ctx,

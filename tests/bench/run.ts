@@ -78,6 +78,16 @@ const GENDERS = ['Male', 'Female', 'Other'];
 /** Peers that only answer reads (the ceiling: uWS + pg). */
 const READ_ONLY: Peer[] = ['uws-pg'];
 
+/** The tRPC twins of the two spread reads: `patient.byId` and `patient.search` with an offset. */
+const BY_ID_TWIN = {
+  path: () => trpcGet('patient.byId', { id: 1 }),
+  nextPath: () => trpcGet('patient.byId', { id: 1 + ((counter++ * 7919) % 1000) }),
+};
+const PAGE_TWIN = {
+  path: () => trpcGet('patient.search', { offset: 0, limit: 20 }),
+  nextPath: () => trpcGet('patient.search', { offset: 20 * Math.floor(Math.random() * 50), limit: 20 }),
+};
+
 const SCENARIOS: Scenario[] = [
   { name: 'get-all-3', rows: 3, method: 'GET', path: () => '/patients' },
   { name: 'get-all-1000', rows: 1000, method: 'GET', path: () => '/patients' },
@@ -91,10 +101,7 @@ const SCENARIOS: Scenario[] = [
     method: 'GET',
     path: () => '/patients/1',
     nextPath: () => `/patients/${1 + ((counter++ * 7919) % 1000)}`,
-    trpc: {
-      path: () => trpcGet('patient.byId', { id: 1 }),
-      nextPath: () => trpcGet('patient.byId', { id: 1 + ((counter++ * 7919) % 1000) }),
-    },
+    trpc: BY_ID_TWIN,
   },
   // Every request a different page (random, 1..50 of 20): the common case of many users paging.
   {
@@ -103,10 +110,7 @@ const SCENARIOS: Scenario[] = [
     method: 'GET',
     path: () => '/patients?_page=1&_limit=20',
     nextPath: () => `/patients?_page=${1 + Math.floor(Math.random() * 50)}&_limit=20`,
-    trpc: {
-      path: () => trpcGet('patient.search', { offset: 0, limit: 20 }),
-      nextPath: () => trpcGet('patient.search', { offset: 20 * Math.floor(Math.random() * 50), limit: 20 }),
-    },
+    trpc: PAGE_TWIN,
   },
   // The same with a random filter and sort: every request its own query.
   {
@@ -123,17 +127,15 @@ const SCENARIOS: Scenario[] = [
     name: 'trpc-by-id-spread',
     rows: 1000,
     method: 'GET',
-    path: () => trpcGet('patient.byId', { id: 1 }),
-    nextPath: () => trpcGet('patient.byId', { id: 1 + ((counter++ * 7919) % 1000) }),
-    skip: ['ours-trpc', 'json-server', 'node-pg', 'uws-pg'],
+    ...BY_ID_TWIN,
+    skip: ['json-server', 'node-pg', 'uws-pg'],
   },
   {
     name: 'trpc-page-spread',
     rows: 1000,
     method: 'GET',
-    path: () => trpcGet('patient.search', { offset: 0, limit: 20 }),
-    nextPath: () => trpcGet('patient.search', { offset: 20 * Math.floor(Math.random() * 50), limit: 20 }),
-    skip: ['ours-trpc', 'json-server', 'node-pg', 'uws-pg'],
+    ...PAGE_TWIN,
+    skip: ['json-server', 'node-pg', 'uws-pg'],
   },
   { name: 'post', rows: 1000, method: 'POST', path: () => '/patients', body: () => newPatient(counter++) },
   { name: 'patch', rows: 1000, method: 'PATCH', path: () => '/patients/500', body: () => JSON.stringify({ age: 20 + (counter++ % 50) }) },
@@ -352,6 +354,9 @@ async function measureCpu(pid: number, run: () => Promise<Sample>): Promise<Samp
 }
 
 async function drive(base: string, s: Scenario, peer: Peer, connections: number, seconds = duration): Promise<Sample> {
+  // `ours-trpc` asks the scenario's tRPC twin; every other peer its own path.
+  const twin = peer === 'ours-trpc' ? s.trpc : undefined;
+  const nextPath = twin ? twin.nextPath : s.nextPath;
   const result = await autocannon({
     url: base,
     connections,
@@ -359,14 +364,14 @@ async function drive(base: string, s: Scenario, peer: Peer, connections: number,
     requests: [
       {
         method: s.method,
-        path: peer === 'ours-trpc' && s.trpc ? s.trpc.path() : s.path(peer),
+        path: twin ? twin.path() : s.path(peer),
         headers: { 'content-type': 'application/json' },
-        ...(s.body || s.nextPath
+        ...(s.body || nextPath
           ? {
               setupRequest: (req: autocannon.Request) => ({
                 ...req,
                 ...(s.body ? { body: s.body() } : {}),
-                ...(s.nextPath ? { path: peer === 'ours-trpc' && s.trpc ? s.trpc.nextPath() : s.nextPath() } : {}),
+                ...(nextPath ? { path: nextPath() } : {}),
               }),
             }
           : {}),
