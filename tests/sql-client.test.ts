@@ -5,7 +5,9 @@
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listJson } from '../src/core/list-sql.ts';
+import type { ListQuery } from '../src/core/list-query.ts';
+import { listJson, listJsonGroup, pageShape } from '../src/core/list-sql.ts';
+import { type Row, recordSql } from '../src/core/record-sql.ts';
 import { type Database, openDatabase } from '../src/db/database.ts';
 import { DatabaseBusyError } from '../src/db/errors.ts';
 import { createSerialQueue } from '../src/db/group-queue.ts';
@@ -139,6 +141,68 @@ describe('prepared statements', () => {
       // Connections that held the refused statement were dropped: the pool opened new ones.
       const pids = [...after, ...again].flat().map((r) => r.pid);
       expect(pids.some((pid) => !before.has(pid))).toBe(true);
+    }
+  });
+
+  it('grouped statements run one generic plan whatever the group size, instead of being planned at every run', async () => {
+    if (opened.tdb.kind !== 'postgres') return;
+    // One connection, so every run below lands in the session whose prepared statements we read.
+    const db = await openDatabase({
+      databaseUrl: opened.tdb.url,
+      dataDir: '',
+      poolMax: 1,
+      migrateOnStart: false,
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      const records = recordSql<Row, Row>(patients);
+      const audit = { actor: 'plan-test', requestId: null };
+      const input = (n: number) => ({
+        patientID: `G${n}`,
+        name: `n${n}`,
+        age: n % 100,
+        gender: 'Other',
+        medicalCondition: 'c',
+        lastVisit: '2024-01-01',
+      });
+      const page = (offset: number): ListQuery => ({
+        where: [{ op: 'in', field: 'gender', values: ['Other'] }],
+        sort: [{ field: 'name', desc: false }],
+        offset,
+        limit: 2,
+        withTotal: true,
+      });
+      const shape = pageShape(patients, page(0));
+      // Ten runs of each grouped statement, the group size changing every run (1, 6, 11, 16, ...).
+      for (let run = 0; run < 10; run++) {
+        const size = 1 + (run % 4) * 5;
+        const stored = await records.insertMany(
+          db.sql,
+          Array.from({ length: size }, (_, i) => input(run * 100 + i)),
+          Array.from({ length: size }, () => audit),
+        );
+        const ids = stored.map((row) => row!.id as number);
+        expect(await records.byIds(db.sql, ids)).toHaveLength(size);
+        const changes = Array.from({ length: size }, (_, i) => ({ fields: { age: i }, op: 'update' as const, audit }));
+        expect(await records.updateAll(db.sql, ids[0]!, changes)).toBeDefined();
+        const slices = Array.from({ length: size }, (_, i) => page(i));
+        expect(await listJsonGroup(db.sql, patients, shape, [{ where: shape.where, slices }])).toHaveLength(size);
+      }
+      const plans = await db.sql.query<{ statement: string; custom: number; generic: number }>(
+        "select statement, custom_plans::int as custom, generic_plans::int as generic from pg_prepared_statements where (statement like '%unnest(%' or statement like '%= any(%') and statement not like '%pg_prepared_statements%' and ?::int > 0",
+        [1],
+      );
+      expect(plans.map((p) => p.statement.match(/^\s*(with|select|update|insert)/)?.[1]).sort()).toEqual([
+        'select',
+        'select',
+        'with',
+        'with',
+      ]);
+      // The first run is unnamed; of the nine prepared runs, PostgreSQL plans the first five for
+      // their values, then settles on the generic plan, whose cost no longer depends on the size.
+      for (const p of plans) expect({ custom: p.custom, generic: p.generic }).toEqual({ custom: 5, generic: 4 });
+    } finally {
+      await db.close();
     }
   });
 

@@ -1,3 +1,4 @@
+import { arrayParam } from '../db/array-param.ts';
 import type { SqlClient } from '../db/sql-client.ts';
 import type { Resource } from './resource.ts';
 
@@ -37,7 +38,7 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
   const placeholders = writable.map(() => '?').join(', ');
   /** The id column's sequence, as PostgreSQL names a serial column's (the migration made it). */
   const sequence = `${table}_${id}_seq`;
-  const arrays = r.arrayTypes.map((type) => `?::${type}`).join(', ');
+  const arrays = r.arrayTypes.map(arrayParam).join(', ');
   const history = r.history;
   const version = r.versionColumn;
 
@@ -83,7 +84,11 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
       bindings.push(fields[n]);
     }
     if (r.updatedAtColumn) sets.push(`${r.updatedAtColumn} = now()`);
-    if (version) sets.push(`${version} = ${target}.${version} + ${Number(changes)}`);
+    if (version) {
+      // A parameter, not a literal: one statement text (one prepared statement) for every group size.
+      sets.push(`${version} = ${target}.${version} + ?::int`);
+      bindings.push(changes);
+    }
     return { sets: sets.join(', '), bindings };
   };
 
@@ -91,7 +96,7 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
     /** The records with these ids, in no particular order; an id with no record is left out. */
     byIds(db: SqlClient, ids: number[]): Promise<T[]> {
       // One array parameter: one statement text (and one prepared statement) for any number of ids.
-      return db.query<T>(`select ${r.selectRecord} from ${table} where ${id} = any(?)`, [ids]);
+      return db.query<T>(`select ${r.selectRecord} from ${table} where ${id} = any(${arrayParam('int[]')})`, [ids]);
     },
 
     /** Deletes one record; false when there was no such id. */
@@ -144,7 +149,7 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
       const rows = await db.query<T & { ord: number }>(
         `with requested as (
            select nextval('${sequence}') as ${id}, r.*
-           from unnest(${arrays}${history ? ', ?::text[], ?::text[]' : ''}) with ordinality as r(${r.insertColumns}${history ? ', actor, request_id' : ''}, ord)
+           from unnest(${arrays}${history ? `, ${arrayParam('text[]')}, ${arrayParam('text[]')}` : ''}) with ordinality as r(${r.insertColumns}${history ? ', actor, request_id' : ''}, ord)
          ), stored as (
            insert into ${table} (${id}, ${r.insertColumns}) select ${id}, ${r.insertColumns} from requested returning ${r.selectRecord}
          )${eventCte(
@@ -199,7 +204,7 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
       const events = history
         ? `, changes as (
              select c.ord, c.patch, c.op, c.actor, c.request_id
-             from unnest(?::jsonb[], ?::text[], ?::text[], ?::text[]) with ordinality as c(patch, op, actor, request_id, ord)
+             from unnest(${['jsonb[]', 'text[]', 'text[]', 'text[]'].map(arrayParam).join(', ')}) with ordinality as c(patch, op, actor, request_id, ord)
            ), sets as (
              select c.ord, f.key, f.value,
                     coalesce(lag(f.value) over (partition by f.key order by c.ord), to_jsonb(o) -> f.key) as before
