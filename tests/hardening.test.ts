@@ -79,8 +79,10 @@ describe('bad input on REST and tRPC', () => {
   });
 
   it('a content type that is not JSON: 415 on both surfaces', async () => {
-    await expectCleanError(await rest(json(valid), 'text/plain'), 415);
-    await expectCleanError(await rpc(wrap(valid), 'application/x-www-form-urlencoded'), 415);
+    const message = 'Content-Type must be application/json';
+    expect(await expectCleanError(await rest(json(valid), 'text/plain'), 415)).toEqual({ message, code: 'UNSUPPORTED_MEDIA_TYPE' });
+    const onTrpc = await expectCleanError(await rpc(wrap(valid), 'application/x-www-form-urlencoded'), 415);
+    expect(onTrpc).toMatchObject({ error: { json: { message, data: { code: 'UNSUPPORTED_MEDIA_TYPE', httpStatus: 415 } } } });
   });
 
   it('a body over the limit: 413 on tRPC too, with and without Content-Length', async () => {

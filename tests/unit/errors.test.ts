@@ -114,6 +114,15 @@ describe('toApiError', () => {
       },
     ],
     [
+      'UNSUPPORTED_MEDIA_TYPE: a fixed message, not the client header it quotes',
+      new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported content-type "text/SECRET' }),
+      {
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        status: 415,
+        message: 'Content-Type must be application/json',
+      },
+    ],
+    [
       'BAD_REQUEST of its own keeps its message',
       new TRPCError({ code: 'BAD_REQUEST', message: 'Batch of more than 10 calls' }),
       {
