@@ -55,6 +55,15 @@ describe('SQL client', () => {
 });
 
 describe('prepared statements', () => {
+  /** Another client of the test database, as another process would open it, on one connection. */
+  const openOneConnection = () =>
+    openDatabase({
+      databaseUrl: opened.tdb.url,
+      dataDir: '',
+      poolMax: 1,
+      migrateOnStart: false,
+      logger: pino({ level: 'silent' }),
+    });
   const OWN =
     "select name, statement from pg_prepared_statements where statement like '%pg_prepared_statements%' and statement like '%$1%' and ?::int > 0";
 
@@ -74,13 +83,7 @@ describe('prepared statements', () => {
   it('gives a text the same name in every process (a name never means two texts behind a pooler)', async () => {
     if (opened.tdb.kind !== 'postgres') return;
     // Another process's client: it has seen other texts first, in another order.
-    const other = await openDatabase({
-      databaseUrl: opened.tdb.url,
-      dataDir: '',
-      poolMax: 1,
-      migrateOnStart: false,
-      logger: pino({ level: 'silent' }),
-    });
+    const other = await openOneConnection();
     try {
       await other.sql.query('select ?::int as warm_up', [1]);
       await other.sql.query('select ?::int as warm_up', [1]);
@@ -147,13 +150,7 @@ describe('prepared statements', () => {
   it('grouped statements run one generic plan whatever the group size, instead of being planned at every run', async () => {
     if (opened.tdb.kind !== 'postgres') return;
     // One connection, so every run below lands in the session whose prepared statements we read.
-    const db = await openDatabase({
-      databaseUrl: opened.tdb.url,
-      dataDir: '',
-      poolMax: 1,
-      migrateOnStart: false,
-      logger: pino({ level: 'silent' }),
-    });
+    const db = await openOneConnection();
     try {
       const records = recordSql<Row, Row>(patients);
       const audit = { actor: 'plan-test', requestId: null };
