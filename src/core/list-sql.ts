@@ -1,4 +1,4 @@
-import { arrayParam } from '../db/array-param.ts';
+import { arrayParams } from '../db/array-param.ts';
 import type { SqlClient } from '../db/sql-client.ts';
 import { type Condition, canonicalDate, type ListQuery } from './list-query.ts';
 import { INT_MAX, INT_MIN, type Resource } from './resource.ts';
@@ -196,7 +196,7 @@ export async function listJsonGroup(db: SqlClient, r: Resource, shape: PageShape
   const { order, withTotal } = shape;
   const whereSql = shape.where.sql;
   const branch = `select g.i, p.json, p.n, ${withTotal ? `(select count(*) from ${r.table}${whereSql})::int` : 'null::int'} as total
-     from unnest(${arrayParam('int[]')}, ${arrayParam('bigint[]')}, ${arrayParam('bigint[]')}) as g(i, lim, off)
+     from unnest(${arrayParams('int[]', 'bigint[]', 'bigint[]')}) as g(i, lim, off)
      cross join lateral (
        select coalesce(json_agg(page), '[]')::text as json, count(*)::int as n
        from (select ${r.selectForJson} from ${r.table}${whereSql}${order} limit g.lim offset g.off) as page

@@ -1,4 +1,4 @@
-import { arrayParam } from '../db/array-param.ts';
+import { arrayParam, arrayParams } from '../db/array-param.ts';
 import type { SqlClient } from '../db/sql-client.ts';
 import type { Resource } from './resource.ts';
 
@@ -38,7 +38,7 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
   const placeholders = writable.map(() => '?').join(', ');
   /** The id column's sequence, as PostgreSQL names a serial column's (the migration made it). */
   const sequence = `${table}_${id}_seq`;
-  const arrays = r.arrayTypes.map(arrayParam).join(', ');
+  const arrays = arrayParams(...r.arrayTypes);
   const history = r.history;
   const version = r.versionColumn;
 
@@ -149,7 +149,7 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
       const rows = await db.query<T & { ord: number }>(
         `with requested as (
            select nextval('${sequence}') as ${id}, r.*
-           from unnest(${arrays}${history ? `, ${arrayParam('text[]')}, ${arrayParam('text[]')}` : ''}) with ordinality as r(${r.insertColumns}${history ? ', actor, request_id' : ''}, ord)
+           from unnest(${arrays}${history ? `, ${arrayParams('text[]', 'text[]')}` : ''}) with ordinality as r(${r.insertColumns}${history ? ', actor, request_id' : ''}, ord)
          ), stored as (
            insert into ${table} (${id}, ${r.insertColumns}) select ${id}, ${r.insertColumns} from requested returning ${r.selectRecord}
          )${eventCte(
@@ -204,7 +204,7 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
       const events = history
         ? `, changes as (
              select c.ord, c.patch, c.op, c.actor, c.request_id
-             from unnest(${['jsonb[]', 'text[]', 'text[]', 'text[]'].map(arrayParam).join(', ')}) with ordinality as c(patch, op, actor, request_id, ord)
+             from unnest(${arrayParams('jsonb[]', 'text[]', 'text[]', 'text[]')}) with ordinality as c(patch, op, actor, request_id, ord)
            ), sets as (
              select c.ord, f.key, f.value,
                     coalesce(lag(f.value) over (partition by f.key order by c.ord), to_jsonb(o) -> f.key) as before

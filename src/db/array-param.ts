@@ -13,3 +13,6 @@
  * planning. The plan's shape is the same either way (the size is never what picks an index).
  */
 export const arrayParam = (arrayType: string) => `(select ?::${arrayType})::${arrayType}`;
+
+/** Several array parameters, comma-separated, for `unnest(...)` of one array per column. */
+export const arrayParams = (...arrayTypes: string[]) => arrayTypes.map((type) => arrayParam(type)).join(', ');

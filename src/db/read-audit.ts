@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { describeError } from '../logger.ts';
-import { arrayParam } from './array-param.ts';
+import { arrayParams } from './array-param.ts';
 import type { SqlClient } from './sql-client.ts';
 
 /** One answer that carried patient data: who, which procedure, which requests, which patients. */
@@ -66,7 +66,7 @@ export function createReadAudit(
           `insert into patient_reads (at, actor, route, request_ids, patient_ids, count)
            select to_timestamp(at / 1000.0), actor, route, string_to_array(request_ids, ' '),
                   string_to_array(patient_ids, ',')::int[], count
-           from unnest(${['float8[]', 'text[]', 'text[]', 'text[]', 'text[]', 'int[]'].map(arrayParam).join(', ')})
+           from unnest(${arrayParams('float8[]', 'text[]', 'text[]', 'text[]', 'text[]', 'int[]')})
              as e(at, actor, route, request_ids, patient_ids, count)`,
           [
             group.map((e) => e.at),
