@@ -146,6 +146,16 @@ interface FastRoute {
   call: ProcedureCall<Context> | undefined;
 }
 
+/** The first route of this method whose pattern matches, with its path parameters (one regex run). */
+function matchRoute(routes: readonly FastRoute[], method: string, path: string) {
+  for (const route of routes) {
+    if (route.method !== method) continue;
+    const match = route.pattern.exec(path);
+    if (match) return { route, params: match.groups ?? {} };
+  }
+  return undefined;
+}
+
 /** Methods whose input is the JSON body (trpc-to-openapi's `acceptsRequestBody`); GET and DELETE read the query. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -204,15 +214,15 @@ export function createRestFastPath({ router, createContext, logger, trustProxy }
   return (request: HttpRequest): Promise<HttpResponse> | undefined => {
     if (!PLAIN_PATH.test(request.path)) return undefined;
     const normalized = normalizePath(request.path);
-    const route = routes.find((r) => r.method === request.method && r.pattern.test(normalized));
-    const call = route?.call;
+    const found = matchRoute(routes, request.method, normalized);
+    const call = found?.route.call;
     if (!call) return undefined;
+    const { route, params } = found;
     const usesBody = BODY_METHODS.has(request.method);
     // The library refuses any other content type (415) before it reads anything.
     if (usesBody && !request.headers['content-type']?.startsWith('application/json')) return undefined;
     if (route.voidInput) return answer(route, call, undefined, request);
     const { parsed, parseFailed, query } = adapterInput(request);
-    const params = route.pattern.exec(normalized)?.groups ?? {};
     if (usesBody) {
       // A body that is missing, not JSON or not an object: the library's own answer.
       if (parseFailed || parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
