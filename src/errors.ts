@@ -62,7 +62,16 @@ export const MISSING_TOKEN_MESSAGE = 'Missing or invalid bearer token';
 
 export const INTERNAL = apiError('INTERNAL_SERVER_ERROR', 'Internal server error');
 const UNAVAILABLE = apiError('SERVICE_UNAVAILABLE', 'Database unavailable');
-const UNSUPPORTED_MEDIA_TYPE = apiError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json');
+
+/**
+ * tRPC error codes answered with a fixed entry whatever the error's own message: a missing
+ * procedure or route (json-server's `{}` body), and a content type other than JSON (tRPC's and
+ * trpc-to-openapi's message quotes the client's header, and loses its closing quote).
+ */
+const FIXED_BY_CODE: Partial<Record<keyof typeof STATUS, ApiError>> = {
+  NOT_FOUND: apiError('NOT_FOUND', 'Not found', { restBody: '{}' }),
+  UNSUPPORTED_MEDIA_TYPE: apiError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json'),
+};
 
 /** SQLSTATEs with an answer of their own; the rest of class 22 (data exception) is a 400 too. */
 const BY_SQLSTATE: Record<string, ApiError> = {
@@ -116,9 +125,8 @@ export function toApiError(error: unknown): ApiError {
  */
 function fromTrpc(error: CodedError, cause: unknown): ApiError {
   const code = (error.code in STATUS ? error.code : 'INTERNAL_SERVER_ERROR') as keyof typeof STATUS;
-  if (code === 'NOT_FOUND') return apiError('NOT_FOUND', 'Not found', { restBody: '{}' });
-  // tRPC's and trpc-to-openapi's message quotes the client's header (and loses its closing quote).
-  if (code === 'UNSUPPORTED_MEDIA_TYPE') return UNSUPPORTED_MEDIA_TYPE;
+  const fixed = FIXED_BY_CODE[code];
+  if (fixed) return fixed;
   // A TRPCError made without a message of its own repeats its cause's, which may come from anywhere.
   const borrowed = cause !== error && cause instanceof Error && cause.message === error.message;
   if (code !== 'BAD_REQUEST' && code !== 'PARSE_ERROR') return apiError(code, borrowed ? 'Request failed' : error.message);
