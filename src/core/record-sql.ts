@@ -69,6 +69,17 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
           `'${n}', jsonb_build_object('from', ${direction === 'from' ? q(row, n) : 'null'}, 'to', ${direction === 'from' ? 'null' : q(row, n)})`,
       )
       .join(', ')})`;
+  /**
+   * `{ field: { from, to } }` of the fields in the jsonb object `patch` (field → new value) whose
+   * value differs from the row alias's. (`->`, never the `?` operator: `?` is a placeholder here.)
+   */
+  const initialChanges = (row: string, patch: string) =>
+    `jsonb_strip_nulls(jsonb_build_object(${writable
+      .map(
+        (n) =>
+          `'${n}', case when ${patch} -> '${n}' is not null and to_jsonb(${q(row, n)}) is distinct from ${patch} -> '${n}' then jsonb_build_object('from', ${q(row, n)}, 'to', ${patch} -> '${n}') end`,
+      )
+      .join(', ')}))`;
   const auditValues = (audit: Audit) => (history ? [audit.actor, audit.requestId] : []);
 
   /**
@@ -197,33 +208,20 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
      */
     async updateAll(db: SqlClient, key: number, changes: Change<I>[]): Promise<T | undefined> {
       const { sets, bindings } = setClause(Object.assign({}, ...changes.map((c) => c.fields)) as Partial<I>, changes.length, 't');
-      // Each field a change sets, with what the record held just before that change: the value
-      // the previous change of the same field set (lag, one window over all the changes), else the
-      // locked row's. One pass, whatever the group size (a subquery per field per change cost a
-      // scan of the earlier changes each).
+      // Each event's changes, split where they are known: a field an earlier change of the group
+      // set starts from that change's value, worked out here (`known`); a field the group sets for
+      // the first time starts from the locked row, compared in the statement (`initial`). Plain
+      // expressions over the descriptor's fields: no per-change set functions, sort or aggregate.
       const events = history
-        ? `, changes as (
-             select c.ord, c.patch, c.op, c.actor, c.request_id
-             from unnest(${arrayParams('jsonb[]', 'text[]', 'text[]', 'text[]')}) with ordinality as c(patch, op, actor, request_id, ord)
-           ), sets as (
-             select c.ord, f.key, f.value,
-                    coalesce(lag(f.value) over (partition by f.key order by c.ord), to_jsonb(o) -> f.key) as before
-             from old o, changes c, jsonb_each(c.patch) f
-           ), diffs as (
-             select ord, jsonb_object_agg(key, jsonb_build_object('from', before, 'to', value)) as changes
-             from sets where value is distinct from before group by ord
-           )${eventCte(
-             `select o.${r.idName}, c.op, coalesce(d.changes, '{}'), c.actor, c.request_id
-              from old o cross join new n cross join changes c left join diffs d on d.ord = c.ord order by c.ord`,
-           )}`
+        ? `${eventCte(
+            `select o.${r.idName}, c.op, c.known || ${initialChanges('o', 'c.initial')}, c.actor, c.request_id
+             from old o cross join new n
+             cross join unnest(${arrayParams('jsonb[]', 'jsonb[]', 'text[]', 'text[]', 'text[]')}) with ordinality as c(known, initial, op, actor, request_id, ord)
+             order by c.ord`,
+          )}`
         : '';
       const eventBindings = history
-        ? [
-            changes.map((c) => JSON.stringify(definedOnly(c.fields))),
-            changes.map((c) => c.op),
-            changes.map((c) => c.audit.actor),
-            changes.map((c) => c.audit.requestId),
-          ]
+        ? [...splitChanges(changes), changes.map((c) => c.op), changes.map((c) => c.audit.actor), changes.map((c) => c.audit.requestId)]
         : [];
       const [row] = await db.query<T>(
         `with old as (select ${r.selectOf('p')} from ${table} p where p.${id} = ? for update),
@@ -234,6 +232,34 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
       return row;
     },
   };
+}
+
+/**
+ * The event changes of a group of changes to one record, applied in order, as two JSON texts per
+ * change: `known`, `{ field: { from, to } }` of the fields an earlier change of the group set (from
+ * is that change's value; a field set to the value it already held is left out), and `initial`,
+ * `{ field: to }` of the fields the group sets for the first time (their from is the record's
+ * value before the group, which only the statement knows).
+ */
+export function splitChanges<I extends Row>(changes: readonly Change<I>[]): [known: string[], initial: string[]] {
+  /** Each field's latest value in the group, and its JSON (what the statement compares). */
+  const latest = new Map<string, { value: unknown; json: string }>();
+  const known: string[] = [];
+  const initial: string[] = [];
+  for (const change of changes) {
+    const k: Record<string, { from: unknown; to: unknown }> = {};
+    const f: Record<string, unknown> = {};
+    for (const [field, value] of Object.entries(definedOnly(change.fields))) {
+      const json = JSON.stringify(value);
+      const before = latest.get(field);
+      if (before === undefined) f[field] = value;
+      else if (before.json !== json) k[field] = { from: before.value, to: value };
+      latest.set(field, { value, json });
+    }
+    known.push(JSON.stringify(k));
+    initial.push(JSON.stringify(f));
+  }
+  return [known, initial];
 }
 
 /** The fields a change sets (an undefined key leaves the field as it is). */
