@@ -81,6 +81,22 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
       )
       .join(', ')}))`;
   const auditValues = (audit: Audit) => (history ? [audit.actor, audit.requestId] : []);
+  /**
+   * The events of a grouped update (see updateAll), one per change, in order. Each change's fields
+   * come split where they are known: a field an earlier change of the group set starts from that
+   * change's value, worked out before the statement (`known`, splitChanges); a field the group sets
+   * for the first time starts from the locked row, compared here (`initial`; most changes of a
+   * group have none). Plain expressions over the descriptor's fields: no per-change set
+   * functions, sort or aggregate.
+   */
+  const groupEvents = eventCte(
+    `select o.${r.idName}, c.op,
+            case when c.initial = '{}'::jsonb then c.known else c.known || ${initialChanges('o', 'c.initial')} end,
+            c.actor, c.request_id
+     from old o cross join new n
+     cross join unnest(${arrayParams('jsonb[]', 'jsonb[]', 'text[]', 'text[]', 'text[]')}) with ordinality as c(known, initial, op, actor, request_id, ord)
+     order by c.ord`,
+  );
 
   /**
    * `changes`: how many changes the statement applies (each one is a version); `target`: how the
@@ -208,24 +224,12 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
      */
     async updateAll(db: SqlClient, key: number, changes: Change<I>[]): Promise<T | undefined> {
       const { sets, bindings } = setClause(Object.assign({}, ...changes.map((c) => c.fields)) as Partial<I>, changes.length, 't');
-      // Each event's changes, split where they are known: a field an earlier change of the group
-      // set starts from that change's value, worked out here (`known`); a field the group sets for
-      // the first time starts from the locked row, compared in the statement (`initial`). Plain
-      // expressions over the descriptor's fields: no per-change set functions, sort or aggregate.
-      const events = history
-        ? `${eventCte(
-            `select o.${r.idName}, c.op, c.known || ${initialChanges('o', 'c.initial')}, c.actor, c.request_id
-             from old o cross join new n
-             cross join unnest(${arrayParams('jsonb[]', 'jsonb[]', 'text[]', 'text[]', 'text[]')}) with ordinality as c(known, initial, op, actor, request_id, ord)
-             order by c.ord`,
-          )}`
-        : '';
       const eventBindings = history
         ? [...splitChanges(changes), changes.map((c) => c.op), changes.map((c) => c.audit.actor), changes.map((c) => c.audit.requestId)]
         : [];
       const [row] = await db.query<T>(
         `with old as (select ${r.selectOf('p')} from ${table} p where p.${id} = ? for update),
-         new as (update ${table} t set ${sets} from old where t.${id} = old.${r.idName} returning t.${id})${events}
+         new as (update ${table} t set ${sets} from old where t.${id} = old.${r.idName} returning t.${id})${groupEvents}
          select * from old where exists (select 1 from new)`,
         [key, ...bindings, ...eventBindings],
       );
