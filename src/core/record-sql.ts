@@ -52,15 +52,21 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
   // fields). Built with jsonb_build_object over the descriptor's field list: no per-row set
   // functions or aggregation.
   const q = (row: string, name: string) => `${row}."${name}"`;
-  /** `{ field: { from, to } }` of the fields whose value differs between two row aliases. */
-  const diff = (before: string, after: string) =>
-    // Fields are never null, so jsonb_strip_nulls drops exactly the unchanged ones.
+  /**
+   * `{ field: { from, to } }` of the fields where `changed` holds, each field's values given as SQL.
+   * Fields are never null, so jsonb_strip_nulls drops exactly the unchanged ones.
+   */
+  const fieldChanges = (from: (n: string) => string, to: (n: string) => string, changed: (n: string) => string) =>
     `jsonb_strip_nulls(jsonb_build_object(${writable
-      .map(
-        (n) =>
-          `'${n}', case when ${q(before, n)} is distinct from ${q(after, n)} then jsonb_build_object('from', ${q(before, n)}, 'to', ${q(after, n)}) end`,
-      )
+      .map((n) => `'${n}', case when ${changed(n)} then jsonb_build_object('from', ${from(n)}, 'to', ${to(n)}) end`)
       .join(', ')}))`;
+  /** The fields whose value differs between two row aliases. */
+  const diff = (before: string, after: string) =>
+    fieldChanges(
+      (n) => q(before, n),
+      (n) => q(after, n),
+      (n) => `${q(before, n)} is distinct from ${q(after, n)}`,
+    );
   /** Every field of a row alias, from null (create) or to null (delete). */
   const whole = (row: string, direction: 'from' | 'to') =>
     `jsonb_build_object(${writable
@@ -70,16 +76,15 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
       )
       .join(', ')})`;
   /**
-   * `{ field: { from, to } }` of the fields in the jsonb object `patch` (field → new value) whose
-   * value differs from the row alias's. (`->`, never the `?` operator: `?` is a placeholder here.)
+   * The fields of the jsonb object `patch` (field → new value) whose value differs from the row
+   * alias's. (`->`, never the `?` operator: `?` is a placeholder here.)
    */
   const initialChanges = (row: string, patch: string) =>
-    `jsonb_strip_nulls(jsonb_build_object(${writable
-      .map(
-        (n) =>
-          `'${n}', case when ${patch} -> '${n}' is not null and to_jsonb(${q(row, n)}) is distinct from ${patch} -> '${n}' then jsonb_build_object('from', ${q(row, n)}, 'to', ${patch} -> '${n}') end`,
-      )
-      .join(', ')}))`;
+    fieldChanges(
+      (n) => q(row, n),
+      (n) => `${patch} -> '${n}'`,
+      (n) => `${patch} -> '${n}' is not null and to_jsonb(${q(row, n)}) is distinct from ${patch} -> '${n}'`,
+    );
   const auditValues = (audit: Audit) => (history ? [audit.actor, audit.requestId] : []);
   /**
    * The events of a grouped update (see updateAll), one per change, in order. Each change's fields
@@ -253,7 +258,8 @@ export function splitChanges<I extends Row>(changes: readonly Change<I>[]): [kno
   for (const change of changes) {
     const k: Record<string, { from: unknown; to: unknown }> = {};
     const f: Record<string, unknown> = {};
-    for (const [field, value] of Object.entries(definedOnly(change.fields))) {
+    for (const [field, value] of Object.entries(change.fields)) {
+      if (value === undefined) continue;
       const json = JSON.stringify(value);
       const before = latest.get(field);
       if (before === undefined) f[field] = value;
