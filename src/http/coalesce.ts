@@ -95,17 +95,31 @@ export function createCoalescingHandler(handler: Handler, { isStream = () => fal
     return execution;
   };
 
+  const runAlone = (key: string, request: HttpRequest): Promise<HttpResponse> => {
+    executions++;
+    const run = handler(request);
+    const done = run.then(noop, noop).then(() => {
+      if (running.get(key) === done) running.delete(key);
+    });
+    running.set(key, done);
+    return run;
+  };
+
   const coalescing = (request: HttpRequest): Promise<HttpResponse> => {
     if (request.method !== 'GET' || isStream(request)) return handler(request);
     requests++;
     const key = keyOf(request);
     let execution = pending.get(key);
     if (!execution) {
+      const current = running.get(key);
+      // Nothing of this key is running: nothing to wait for and nobody to share with yet, so the
+      // request runs as it is (the common case of reads no two clients share). Its own abort state
+      // stops the work when it goes away; requests of the same key that arrive meanwhile gather
+      // in a pending execution, which starts when this one ends.
+      if (!current) return runAlone(key, request);
       execution = newExecution(key, request);
       pending.set(key, execution);
-      const current = running.get(key);
-      if (current) void current.then(execution.start);
-      else execution.start();
+      void current.then(execution.start);
     }
     const joined = execution;
     joined.waiting++;
