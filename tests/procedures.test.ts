@@ -12,6 +12,7 @@ import { createCaller } from '../src/api/trpc.ts';
 import { createTokenCheck, parseApiTokens } from '../src/auth.ts';
 import type { PatientInput } from '../src/client.ts';
 import { JsonText } from '../src/core/json-text.ts';
+import { patients } from '../src/patients/patient.fields.ts';
 import { patientOutput } from '../src/patients/patient.schemas.ts';
 import { useOpenedTestDatabase } from './support/database.ts';
 
@@ -104,6 +105,28 @@ describe('patient procedures (createCaller)', () => {
     // The text PostgreSQL built has exactly the output schema's shape and the same rows.
     expect(z.array(patientOutput.strict()).parse(parsed)).toEqual(values);
     expect((text as JsonText<{ total: number; returned: number }>).meta).toMatchObject({ total: 2, returned: 2 });
+  });
+
+  it('byId for transports is the record as JSON text, with and without its version (REST sends it as the ETag)', async () => {
+    const api = caller();
+    // Text that JSON escapes (quote, backslash, control character, non-ASCII), and a changed version.
+    const { id } = await api.patient.create(patient('T1', { name: 'Zoë "Q" \\ \t 患者', medicalCondition: '😀' }));
+    await api.patient.update({ id, age: 77 });
+    const values = await api.patient.byId({ id });
+    expect(values).toMatchObject({ id, age: 77, version: 2 });
+
+    const text = (await caller({ results: 'json-text' }).patient.byId({ id })) as unknown as JsonText<{ version: number }>;
+    expect(text).toBeInstanceOf(JsonText);
+    // The text PostgreSQL built has exactly the output schema's shape, the same record, byte for
+    // byte what JSON.stringify makes of the validated values, in the schema's key order.
+    expect(patients.versioned.strict().parse(JSON.parse(text.text))).toEqual(values);
+    expect(text.text).toBe(JSON.stringify(values));
+    expect(text.meta).toEqual({ version: 2 });
+    const { version: _, ...withoutVersion } = values;
+    expect(text.claimWithout(['version'])).toBe(JSON.stringify(withoutVersion));
+    // Keys it was not built without are removed from the parsed text.
+    expect(JSON.parse(text.claimWithout(['version', 'age']))).toEqual(patientOutput.omit({ age: true }).parse(values));
+    expect((await failure(caller({ results: 'json-text' }).patient.byId({ id: id + 1000 }))).code).toBe('NOT_FOUND');
   });
 
   it('search gives the typed twin of list, with the total', async () => {

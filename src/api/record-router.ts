@@ -6,7 +6,7 @@ import { idInput, idParam } from '../core/id-param.ts';
 import { jsonServerListInput, parseJsonServerQuery, parseSlice } from '../core/json-server-query.ts';
 import { JsonText, valuesOrJsonText } from '../core/json-text.ts';
 import { createRecordService, type RecordService } from '../core/record-service.ts';
-import type { Audit, Row } from '../core/record-sql.ts';
+import type { Audit, RecordJson, Row } from '../core/record-sql.ts';
 import { type DefinedResource, type Fields, INT_MAX } from '../core/resource.ts';
 import { type SearchValues, searchInput, searchOutput, searchToListQuery } from '../core/search-input.ts';
 import type { SqlClient } from '../db/sql-client.ts';
@@ -68,6 +68,18 @@ export function recordRouter<const F extends Fields, const One extends string>(
       const row = await work;
       ctx.recordRead?.({ route: `${noun.one}.${procedure}`, patientIds: [row[r.idName] as number] });
       return row as T;
+    };
+  /**
+   * The same for a record as PostgreSQL serialised it (no parse, no re-serialisation), for
+   * transports: its text with the version, and without it for REST, which sends it as the ETag.
+   */
+  const oneText =
+    (ctx: Context, procedure: string) =>
+    async <T = Versioned>(work: Promise<RecordJson>): Promise<T> => {
+      const { id, json, version } = await work;
+      ctx.recordRead?.({ route: `${noun.one}.${procedure}`, patientIds: [id] });
+      if (version === null) return new JsonText(json, {}) as T;
+      return new JsonText(`${json.slice(0, -1)},"version":${version}}`, { version }, { keys: ['version'], text: json }) as T;
     };
   /** A write committed: live subscribers hear of it (live/live.ts). */
   const wrote = async <T>(ctx: Context, work: Promise<T>): Promise<T> => {
@@ -208,8 +220,10 @@ export function recordRouter<const F extends Fields, const One extends string>(
         rest: { headers: etagOf, omit: ['version'] },
       })
       .input(idInput)
-      .output(versioned)
-      .query(({ ctx, input }) => one(ctx, 'byId')(service(ctx).byId(input.id))),
+      .output(valuesOrJsonText(versioned) as typeof versioned)
+      .query(({ ctx, input }) =>
+        ctx.results === 'values' ? one(ctx, 'byId')(service(ctx).byId(input.id)) : oneText(ctx, 'byId')(service(ctx).byIdJson(input.id)),
+      ),
 
     create: procedure
       .meta({

@@ -36,7 +36,7 @@ export const allHeaders =
 
 /** A single record's version as its (strong) ETag: `"3"`. */
 export function etagOf(result: unknown): Record<string, string> {
-  const version = (result as { version?: unknown }).version;
+  const version = result instanceof JsonText ? (result.meta as { version?: unknown }).version : (result as { version?: unknown }).version;
   return typeof version === 'number' ? { etag: `"${version}"`, 'access-control-expose-headers': 'ETag' } : {};
 }
 

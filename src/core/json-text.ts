@@ -10,15 +10,30 @@ import { z } from 'zod';
  */
 export class JsonText<M = unknown> {
   #claimed = false;
+  /**
+   * `without`: the same value without some keys, as text too, for a transport that sends those
+   * keys elsewhere (REST sends a record's version as its ETag).
+   */
   constructor(
     readonly text: string,
     readonly meta: M,
+    private readonly without?: { keys: readonly string[]; text: string },
   ) {}
 
   /** The text, for a transport that sends it itself; serialising this object then costs nothing. */
   claim(): string {
     this.#claimed = true;
     return this.text;
+  }
+
+  /** The text of the value without `keys` (an object's), claimed likewise. */
+  claimWithout(keys: readonly string[]): string {
+    this.#claimed = true;
+    const { without } = this;
+    if (without && without.keys.length === keys.length && keys.every((key) => without.keys.includes(key))) return without.text;
+    const value = JSON.parse(this.text) as Record<string, unknown>;
+    for (const key of keys) delete value[key];
+    return JSON.stringify(value);
   }
 
   toJSON(): unknown {

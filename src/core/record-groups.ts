@@ -3,7 +3,7 @@ import { createGroupQueue, createKeyedGroupQueues, type Waiting } from '../db/gr
 import type { SqlClient } from '../db/sql-client.ts';
 import type { ListQuery } from './list-query.ts';
 import { type JsonListResult, listJson, listJsonGroup, type PageShape, pageShape } from './list-sql.ts';
-import { type Audit, type Change, definedOnly, type RecordSql, type Row } from './record-sql.ts';
+import { type Audit, type Change, definedOnly, type RecordJson, type RecordSql, type Row } from './record-sql.ts';
 import type { Resource } from './resource.ts';
 
 /**
@@ -152,28 +152,25 @@ export function createUpdateGroups<T extends Row, I extends Row>(
  * every grouped read's answer, as it would have been alone; a read that waits longer than the
  * pool's acquire timeout gets 503 (src/db/group-queue.ts).
  */
-export interface ReadGroups<T> {
-  /** The record with this id; undefined when there is none. */
-  byId(id: number): Promise<T | undefined>;
+export interface ReadGroups {
+  /** The record with this id as PostgreSQL serialised it; undefined when there is none. */
+  byId(id: number): Promise<RecordJson | undefined>;
 }
 
-interface WaitingRead<T> extends Waiting<T | undefined> {
+interface WaitingRead extends Waiting<RecordJson | undefined> {
   id: number;
 }
 
-export function createReadGroups<T extends Row>(sql: SqlClient, statements: RecordSql<T, Row>, idName: string): ReadGroups<T> {
-  const push = createGroupQueue<WaitingRead<T>>(
+export function createReadGroups(sql: SqlClient, statements: RecordSql<Row, Row>): ReadGroups {
+  const push = createGroupQueue<WaitingRead>(
     async (group) => {
-      const rows = await statements.byIds(
+      const rows = await statements.byIdsJson(
         sql,
         group.map((r) => r.id),
       );
-      const found = new Map(rows.map((row) => [row[idName] as number, row]));
-      for (const r of group) {
-        const row = found.get(r.id);
-        // Two reads of one id each get their own object: nothing is shared between requests.
-        r.resolve(row && { ...row });
-      }
+      const found = new Map(rows.map((row) => [row.id, row]));
+      // Two reads of one id may get the same answer: it holds only immutable values.
+      for (const r of group) r.resolve(found.get(r.id));
     },
     { groupSize: upToMaxGroup, maxWaitMs: sql.maxWaitMs },
   );

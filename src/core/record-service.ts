@@ -5,7 +5,7 @@ import { type HistoryEvent, type HistoryPage, historyJson, historyOf } from './h
 import type { ListQuery } from './list-query.ts';
 import type { JsonListResult } from './list-sql.ts';
 import { createInsertGroups, createPageGroups, createReadGroups, createUpdateGroups } from './record-groups.ts';
-import { type Audit, type Change, type Row, recordSql } from './record-sql.ts';
+import { type Audit, type Change, type RecordJson, type Row, recordSql } from './record-sql.ts';
 import type { Resource } from './resource.ts';
 
 const versionOf = (expectedVersion: number | undefined) => (expectedVersion === undefined ? {} : { expectedVersion });
@@ -21,7 +21,7 @@ const UNIQUE_VIOLATION = '23505';
  */
 export function createRecordService<T extends Row, I extends Row>(db: SqlClient, r: Resource) {
   const statements = recordSql<T, I>(r);
-  const reads = createReadGroups<T>(db, statements as unknown as ReturnType<typeof recordSql<T, Row>>, r.idName);
+  const reads = createReadGroups(db, statements as unknown as ReturnType<typeof recordSql<Row, Row>>);
   const inserts = createInsertGroups(db, statements);
   const updates = createUpdateGroups(db, statements, r.uniqueNames);
   const pages = createPageGroups(db, r);
@@ -50,6 +50,13 @@ export function createRecordService<T extends Row, I extends Row>(db: SqlClient,
     return row;
   };
 
+  const readJson = async (id: number | null): Promise<RecordJson> => {
+    if (id === null) throw notFound();
+    const record = await reads.byId(id);
+    if (!record) throw notFound();
+    return record;
+  };
+
   return {
     /**
      * A page of records, and the total when the query asks for it: the page as PostgreSQL
@@ -70,11 +77,14 @@ export function createRecordService<T extends Row, I extends Row>(db: SqlClient,
 
     /** One read, alone or grouped with the reads by id arriving at the same time (record-groups.ts). */
     async byId(id: number | null): Promise<T> {
-      if (id === null) throw notFound();
-      const row = await reads.byId(id);
-      if (!row) throw notFound();
-      return row;
+      const { json, version } = await readJson(id);
+      const record = JSON.parse(json) as T;
+      if (version !== null) (record as Row).version = version;
+      return record;
     },
+
+    /** The same read as JSON text made by PostgreSQL (without the version, which comes beside it). */
+    byIdJson: readJson,
 
     /**
      * One insert, alone or grouped with the creates arriving at the same time. Answers the row as

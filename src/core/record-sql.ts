@@ -22,6 +22,14 @@ export interface Audit {
 /** An update's kind, as its event records it. */
 export type ChangeOp = 'replace' | 'update';
 
+/** A record as JSON text made by PostgreSQL (its fields, without the version), its id and version. */
+export interface RecordJson {
+  id: number;
+  /** Null when the resource has no version column. */
+  version: number | null;
+  json: string;
+}
+
 export interface Change<I> {
   fields: Partial<I>;
   op: ChangeOp;
@@ -129,6 +137,18 @@ export function recordSql<T extends Row, I extends Row>(r: Resource) {
     byIds(db: SqlClient, ids: number[]): Promise<T[]> {
       // One array parameter: one statement text (and one prepared statement) for any number of ids.
       return db.query<T>(`select ${r.selectRecord} from ${table} where ${id} = any(${arrayParam('int[]')})`, [ids]);
+    },
+
+    /**
+     * The same records as JSON text made by PostgreSQL, in the API shape and key order of a list's
+     * items (`json`, without the version), with their ids and versions beside it.
+     */
+    byIdsJson(db: SqlClient, ids: number[]): Promise<RecordJson[]> {
+      return db.query<RecordJson>(
+        `select ${id} as "id", ${version ?? 'null::int'} as "version", (select row_to_json(x) from (select ${r.selectForJson}) as x)::text as "json"
+         from ${table} where ${id} = any(${arrayParam('int[]')})`,
+        [ids],
+      );
     },
 
     /** Deletes one record; false when there was no such id. */

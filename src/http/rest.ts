@@ -107,7 +107,7 @@ export function createRestHandler({ router, createContext, logger, trustProxy, f
 function restAnswer(meta: RestMeta | undefined, result: unknown, request: RestRequest) {
   const headers = meta?.headers?.(result, request);
   let body: string | undefined;
-  if (result instanceof JsonText) body = result.claim();
+  if (result instanceof JsonText) body = meta?.omit ? result.claimWithout(meta.omit) : result.claim();
   else if (meta?.omit && result && typeof result === 'object')
     body = JSON.stringify(withoutKeys(result as Record<string, unknown>, meta.omit));
   return { status: meta?.status?.(result) ?? meta?.successStatus ?? 200, headers, body };
