@@ -8,6 +8,7 @@ import {
   type ProcedureType,
   TRPCError,
 } from '@trpc/server/unstable-core-do-not-import';
+import { acceptsJsonText, JsonText } from '../core/json-text.ts';
 
 /** What a middleware returns (tRPC's MiddlewareResult, as far as the call reads it). */
 type Result = { ok: true; data: unknown } | { ok: false; error: TRPCError };
@@ -21,8 +22,9 @@ interface NextOptions {
 interface ProcedureDef {
   type: ProcedureType;
   meta: unknown;
-  middlewares: Middleware[];
+  middlewares: (Middleware & { _type?: string })[];
   caller?: unknown;
+  output?: unknown;
 }
 
 /** The call options the fast paths pass (tRPC's, less the router it was looked up in). */
@@ -40,13 +42,18 @@ export type ProcedureCall<TContext> = (opts: CallOptions<TContext>) => Promise<u
  * `getTRPCErrorFromUnknown`; a failed result is thrown, a chain that returns nothing is an
  * internal error.
  *
- * The one difference is the copy. tRPC's TypeScript source copies the options with object spread
+ * One difference is the copy. tRPC's TypeScript source copies the options with object spread
  * (`{ ...opts, meta, input, next }`) twice at every middleware level; its published build compiles
  * that spread to a helper (`_objectSpread2`) that defines each key with `Object.defineProperty`.
  * For the four levels of a read that is about 80 property definitions per request, the largest
  * single cost of a read by id inside the framework (docs/performance.md, issue 16). Here it is
  * the spread itself, which V8 runs natively. tests/unit/procedure-call.test.ts checks this against
  * `callProcedure` on every outcome (an answer, each kind of failure, context and input handed on).
+ *
+ * The other: a JsonText result of a procedure whose output schema is made by valuesOrJsonText
+ * (PostgreSQL's JSON, built from typed columns by SQL derived from the schema's own descriptor; its
+ * shape is proven by tests/procedures.test.ts) is not parsed, since the schema's first branch
+ * returns it unchanged; tRPC would run that parse and its object spread once more per read.
  *
  * Used by the fast paths (REST reads and writes, single tRPC queries) and by the REST handler's
  * caller (`createCallerFor`); tRPC's own adapter calls procedures itself. A procedure with a
@@ -59,10 +66,20 @@ export function procedureCaller<TContext>(router: AnyRouter, path: string, type:
     return (opts) => callProcedure({ ...opts, router } as Parameters<typeof callProcedure>[0]);
   }
   const { middlewares, meta } = def;
+  // A procedure whose output schema passes PostgreSQL's JSON text as it is (valuesOrJsonText):
+  // the output parse of a JsonText result is skipped, since it would return the result unchanged.
+  const textOutput = acceptsJsonText(def.output);
 
   async function callRecursive(index: number, opts: Options): Promise<Result> {
     try {
-      const middleware = middlewares[index] as Middleware;
+      const middleware = middlewares[index] as Middleware & { _type?: string };
+      if (textOutput && middleware._type === 'output') {
+        // What tRPC's output middleware does first: the rest of the chain, with the same options.
+        const result = await callRecursive(index + 1, { ...opts, ctx: opts.ctx, input: opts.input, getRawInput: opts.getRawInput });
+        if (result?.ok && result.data instanceof JsonText) return result;
+        // Anything else is parsed by the middleware itself, handed the result it would have got.
+        return await middleware({ ...opts, meta, input: opts.input, next: () => Promise.resolve(result) });
+      }
       return await middleware({
         ...opts,
         meta,

@@ -57,5 +57,16 @@ export function valuesOrJsonText<S extends z.ZodType>(schema: S): z.ZodType<z.ou
       Object.assign(jsonSchema, documented);
     },
   });
+  acceptingText.add(either);
   return either as unknown as z.ZodType<z.output<S>, z.input<S>>;
 }
+
+/** The schemas made by valuesOrJsonText. */
+const acceptingText = new WeakSet<object>();
+
+/**
+ * Whether `schema` is one made by valuesOrJsonText, which passes a JsonText as it is: a caller may
+ * then skip parsing a JsonText result (api/procedure-call.ts), since the parse would return it
+ * unchanged.
+ */
+export const acceptsJsonText = (schema: unknown): boolean => typeof schema === 'object' && schema !== null && acceptingText.has(schema);

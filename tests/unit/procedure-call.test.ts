@@ -10,6 +10,7 @@ import { callProcedure } from '@trpc/server/unstable-core-do-not-import';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createCallerFor, procedureCaller } from '../../src/api/procedure-call.ts';
+import { JsonText, valuesOrJsonText } from '../../src/core/json-text.ts';
 
 interface Ctx {
   user: string;
@@ -74,6 +75,14 @@ const router = t.router({
     .experimental_caller(async ({ args, invoke }) => `caller: ${String(await invoke(args[0] as Parameters<typeof invoke>[0]))}`)
     .query(() => 'resolved') as unknown as ReturnType<typeof base.query>,
   write: base.mutation(() => 'written'),
+  // An output that may be PostgreSQL's JSON text: a JsonText passes unparsed, anything else is parsed.
+  textOrValue: base
+    .input(z.object({ as: z.enum(['text', 'value', 'bad']) }))
+    .output(valuesOrJsonText(z.object({ id: z.number() }).transform((v) => ({ ...v, parsed: true }))))
+    .query(({ input }) => {
+      if (input.as === 'text') return new JsonText('{"id":1}', { n: 1 }) as unknown as { id: number };
+      return (input.as === 'value' ? { id: 2 } : { id: 'x' }) as { id: number };
+    }),
   nested: t.router({ deeper: base.input(z.object({ n: z.number() })).mutation(({ input }) => input.n * 2) }),
 });
 
@@ -195,6 +204,16 @@ describe('procedureCaller ends every call as callProcedure does', () => {
     expect(await same('overridden')).toMatchObject({ data: 'caller: resolved' });
   });
 
+  it('an output schema that takes JSON text: a JsonText as it is, any other value parsed (and failing) as by tRPC', async () => {
+    const text = await same('textOrValue', { as: 'text' });
+    expect((text as { data: unknown }).data).toBeInstanceOf(JsonText);
+    expect(text).toMatchObject({ data: { text: '{"id":1}', meta: { n: 1 } } });
+    expect(await same('textOrValue', { as: 'value' })).toMatchObject({ data: { id: 2, parsed: true } });
+    expect(await same('textOrValue', { as: 'bad' })).toMatchObject({
+      error: { code: 'INTERNAL_SERVER_ERROR', message: 'Output validation failed' },
+    });
+  });
+
   it("a middleware's change to the result", async () => {
     expect(await same('changesResult')).toMatchObject({ data: { wrapped: 'inner' } });
   });
@@ -223,6 +242,8 @@ describe("createCallerFor calls as tRPC's createCaller does (trpc-to-openapi cal
     ['ok', { id: 3 }],
     ['ok', { id: 'x' }],
     ['badOutput', undefined],
+    ['textOrValue', { as: 'text' }],
+    ['textOrValue', { as: 'bad' }],
     ['throwsTrpc', undefined],
     ['widensContext', undefined],
     ['write', undefined],
