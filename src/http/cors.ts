@@ -2,6 +2,8 @@ import type { HttpResponse } from './types.ts';
 
 const ALLOWED_METHODS = 'GET,HEAD,PUT,PATCH,POST,DELETE';
 const DEFAULT_ALLOWED_HEADERS = 'Content-Type, Authorization';
+/** What a response to no origin, or one not allowed, gets (shared: nobody changes it). */
+const VARY_ORIGIN: Readonly<Record<string, string>> = Object.freeze({ vary: 'Origin' });
 
 /**
  * CORS with an allow-list of origins (CORS_ORIGINS). An allowed origin is echoed back with
@@ -19,8 +21,8 @@ export function createCors(allowedOrigins: readonly string[]) {
      * an Origin: the answer differs by Origin, so a shared cache must not hand a response stored
      * for a request without Origin (or from another origin) to a browser whose origin is allowed.
      */
-    responseHeaders(origin: string | undefined): Record<string, string> {
-      if (!isAllowed(origin)) return { vary: 'Origin' };
+    responseHeaders(origin: string | undefined): Readonly<Record<string, string>> {
+      if (!isAllowed(origin)) return VARY_ORIGIN;
       return {
         'access-control-allow-origin': origin,
         'access-control-allow-credentials': 'true',

@@ -57,6 +57,17 @@ export interface HttpServer {
 const CLIENT_CLOSED = errorResponse(apiError('CLIENT_CLOSED_REQUEST', 'Client closed request'));
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+/** `200 OK`, built once per status. */
+const STATUS_LINES = new Map<number, string>();
+const statusLine = (status: number): string => {
+  let line = STATUS_LINES.get(status);
+  if (line === undefined) {
+    line = `${status} ${STATUS_CODES[status] ?? ''}`;
+    if (STATUS_CODES[status] !== undefined) STATUS_LINES.set(status, line);
+  }
+  return line;
+};
 
 /** What the server keeps of a request for its answer and its log line. */
 interface RequestMeta extends Pick<HttpRequest, 'method' | 'path' | 'requestId' | 'headers'> {
@@ -97,34 +108,41 @@ export function createHttpServer({
   /** Streams being sent: each function ends one (the server is stopping). */
   const streams = new Set<() => void>();
 
-  /** Status and headers (the response's, the request id, CORS), inside a cork. */
+  /**
+   * Status and headers, inside a cork: the response's, then the request id and CORS, which win
+   * over a response header of the same name (a Vary of both is joined). Written as they are
+   * decided: no merged header object per answer.
+   */
   const writeHead = (res: uWS.HttpResponse, request: RequestMeta, response: HttpResponse) => {
-    const headers: Record<string, string> = { ...response.headers, 'x-request-id': request.requestId };
-    const corsHeaders = request.method === 'OPTIONS' ? {} : cors.responseHeaders(request.headers.origin);
+    const own = response.headers;
+    const corsHeaders = request.method === 'OPTIONS' ? NO_HEADERS : cors.responseHeaders(request.headers.origin);
+    res.writeStatus(statusLine(response.status));
+    for (const name in own) {
+      if (name === 'content-length' || name === 'connection' || name === 'x-request-id') continue;
+      const corsValue = corsHeaders[name];
+      if (corsValue === undefined) res.writeHeader(name, own[name] as string);
+      else if (name === 'vary' && own.vary) res.writeHeader(name, `${own.vary}, ${corsValue}`);
+    }
+    res.writeHeader('x-request-id', request.requestId);
     for (const name in corsHeaders) {
-      headers[name] = name === 'vary' && headers.vary ? `${headers.vary}, ${corsHeaders.vary}` : (corsHeaders[name] as string);
+      if (!(name === 'vary' && own.vary) && name !== 'content-length' && name !== 'connection') {
+        res.writeHeader(name, corsHeaders[name] as string);
+      }
     }
-    res.writeStatus(`${response.status} ${STATUS_CODES[response.status] ?? ''}`);
-    for (const name in headers) {
-      if (name !== 'content-length' && name !== 'connection') res.writeHeader(name, headers[name] as string);
-    }
-    return headers;
   };
 
   const logRequest = (request: RequestMeta, state: RequestState, status: number, started: number, extra?: object) => {
-    logger.info(
-      {
-        reqId: request.requestId,
-        client: clientAddress(request.headers, request.peer, trustProxy),
-        method: request.method,
-        route: routeTemplate(request.path),
-        status,
-        ms: Math.round((performance.now() - started) * 10) / 10,
-        ...(state.aborted ? { aborted: true } : {}),
-        ...extra,
-      },
-      'request',
-    );
+    const entry: Record<string, unknown> = {
+      reqId: request.requestId,
+      client: clientAddress(request.headers, request.peer, trustProxy),
+      method: request.method,
+      route: routeTemplate(request.path),
+      status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    };
+    if (state.aborted) entry.aborted = true;
+    if (extra) Object.assign(entry, extra);
+    logger.info(entry, 'request');
   };
 
   const done = (state: RequestState) => {
@@ -149,10 +167,10 @@ export function createHttpServer({
     done(state);
     if (!state.aborted) {
       res.cork(() => {
-        const headers = writeHead(res, request, response);
+        writeHead(res, request, response);
         // end(..., true) makes uWS send `Connection: close` and close the socket after the reply
         // (also asked for by a handler with a `connection: close` header).
-        res.end(response.body, closing || closeConnection || headers.connection === 'close');
+        res.end(response.body, closing || closeConnection || response.headers.connection === 'close');
       });
     }
     logRequest(request, state, response.status, started);
