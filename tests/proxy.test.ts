@@ -301,7 +301,7 @@ describe('coalescing keeps requests with different forwarding headers apart', ()
       get signal() {
         return abort.signal;
       },
-      onAbort: abort.onAbort,
+      onAbort: (listener) => abort.onAbort(listener),
       disconnect: () => undefined,
     };
   };
@@ -312,8 +312,10 @@ describe('coalescing keeps requests with different forwarding headers apart', ()
       executed.push(req);
       return Promise.resolve<HttpResponse>(json(200, req.headers['x-forwarded-proto'] ?? null));
     });
-    // Sent together, identical requests join one execution: the two https ones share theirs.
+    // Identical requests sent while one of theirs runs join one pending execution: the first https
+    // one runs at once, the second and third share the next.
     const variants: Record<string, string>[] = [
+      { 'x-forwarded-proto': 'https' },
       { 'x-forwarded-proto': 'https' },
       { 'x-forwarded-proto': 'https' },
       { 'x-forwarded-proto': 'http' },
