@@ -20,11 +20,11 @@ function request(overrides: Partial<Pick<HttpRequest, 'method' | 'path' | 'query
     get signal() {
       return abort.signal;
     },
-    onAbort: abort.onAbort,
+    onAbort: (listener) => abort.onAbort(listener),
     disconnect: () => undefined,
     ...overrides,
   };
-  return { req, abort: abort.abort };
+  return { req, abort: () => abort.abort() };
 }
 
 /** An inner handler whose executions finish only when the test says so. */

@@ -91,7 +91,7 @@ export function createCoalescingHandler(handler: Handler, { isStream = () => fal
       running.set(key, done);
       return run.then((answer) => encodeOnce(answer, execution.waiting));
     });
-    const execution: Execution = { request, response, start, waiting: 0, abort: abort.abort, state: 'pending', requestIds: [] };
+    const execution: Execution = { request, response, start, waiting: 0, abort: () => abort.abort(), state: 'pending', requestIds: [] };
     return execution;
   };
 

@@ -30,24 +30,32 @@ export interface HttpRequest {
 /** A request from its copied-out fields and the abort state of whoever owns it. */
 export function createRequest(
   fields: Pick<HttpRequest, 'method' | 'path' | 'query' | 'headers' | 'body' | 'requestId' | 'requestIds'>,
-  abort: ReturnType<typeof createAbortState>,
+  abort: AbortState,
   disconnect: () => void = NOTHING,
 ): HttpRequest {
   const { method, path, query, headers, body, requestId, requestIds } = fields;
-  return {
-    method,
-    path,
-    query,
-    headers,
-    body,
-    requestId,
-    ...(requestIds ? { requestIds } : {}),
-    get signal() {
-      return abort.signal;
-    },
-    onAbort: abort.onAbort,
-    disconnect,
-  };
+  return new CopiedRequest(method, path, query, headers, body, requestId, requestIds, abort, disconnect);
+}
+
+/** One object per request: its fields, and the abort state's signal and listeners through the prototype. */
+class CopiedRequest implements HttpRequest {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly query: string,
+    readonly headers: Record<string, string>,
+    readonly body: Buffer | undefined,
+    readonly requestId: string,
+    readonly requestIds: readonly string[] | undefined,
+    private readonly abortState: AbortState,
+    readonly disconnect: () => void,
+  ) {}
+  get signal(): AbortSignal {
+    return this.abortState.signal;
+  }
+  onAbort(listener: () => void): void {
+    this.abortState.onAbort(listener);
+  }
 }
 
 const NOTHING = () => undefined;
@@ -56,33 +64,36 @@ const NOTHING = () => undefined;
  * Abort notification for one request, without an AbortController per request: the signal is
  * only built when something asks for it.
  */
-export function createAbortState() {
-  let controller: AbortController | undefined;
-  let listeners: (() => void)[] | undefined;
-  let aborted = false;
-  return {
-    get signal(): AbortSignal {
-      if (!controller) {
-        controller = new AbortController();
-        if (aborted) controller.abort();
-      }
-      return controller.signal;
-    },
-    onAbort(listener: () => void) {
-      if (aborted) listener();
-      else {
-        listeners ??= [];
-        listeners.push(listener);
-      }
-    },
-    abort() {
-      if (aborted) return;
-      aborted = true;
-      controller?.abort();
-      if (listeners) for (const listener of listeners) listener();
-    },
-  };
+export class AbortState {
+  #controller: AbortController | undefined;
+  #listeners: (() => void)[] | undefined;
+  #aborted = false;
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+
+  onAbort(listener: () => void): void {
+    if (this.#aborted) listener();
+    else {
+      this.#listeners ??= [];
+      this.#listeners.push(listener);
+    }
+  }
+
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#controller?.abort();
+    if (this.#listeners) for (const listener of this.#listeners) listener();
+  }
 }
+
+export const createAbortState = (): AbortState => new AbortState();
 
 export type HttpResponse = HttpBodyResponse | HttpStreamResponse;
 
