@@ -46,8 +46,8 @@ export type ProcedureCall<TContext> = (opts: CallOptions<TContext>) => Promise<u
  * (`{ ...opts, meta, input, next }`) twice at every middleware level; its published build compiles
  * that spread to a helper (`_objectSpread2`) that defines each key with `Object.defineProperty`.
  * For the four levels of a read that is about 80 property definitions per request, the largest
- * single cost of a read by id inside the framework (docs/performance.md, issue 16). Here it is
- * the spread itself, which V8 runs natively. tests/unit/procedure-call.test.ts checks this against
+ * single cost of a read by id inside the framework (docs/performance.md, issue 16). Here each
+ * level's options are one object literal with the same keys. tests/unit/procedure-call.test.ts checks this against
  * `callProcedure` on every outcome (an answer, each kind of failure, context and input handed on).
  *
  * The other: a JsonText result of a procedure whose output schema is made by valuesOrJsonText
@@ -70,36 +70,44 @@ export function procedureCaller<TContext>(router: AnyRouter, path: string, type:
   // the output parse of a JsonText result is skipped, since it would return the result unchanged.
   const textOutput = acceptsJsonText(def.output);
 
-  async function callRecursive(index: number, opts: Options): Promise<Result> {
+  /**
+   * Level `index` of the chain. The options a middleware gets are written out (tRPC's keys: the
+   * call's path, type, signal and batch index, then the context, input, raw input, meta and next),
+   * not spread from the previous level's: one object per level, of one shape.
+   */
+  async function callRecursive(
+    index: number,
+    call: CallOptions<unknown>,
+    ctx: unknown,
+    input: unknown,
+    getRawInput: () => Promise<unknown>,
+  ): Promise<Result> {
     try {
       const middleware = middlewares[index] as Middleware & { _type?: string };
+      const next = (nextOpts?: NextOptions) =>
+        callRecursive(
+          index + 1,
+          call,
+          nextOpts?.ctx ? { ...(ctx as object), ...nextOpts.ctx } : ctx,
+          nextOpts && 'input' in nextOpts ? nextOpts.input : input,
+          nextOpts?.getRawInput ?? getRawInput,
+        );
+      const { path, type, signal, batchIndex } = call;
       if (textOutput && middleware._type === 'output') {
         // What tRPC's output middleware does first: the rest of the chain, with the same options.
-        const result = await callRecursive(index + 1, { ...opts, ctx: opts.ctx, input: opts.input, getRawInput: opts.getRawInput });
+        const result = await next();
         if (result?.ok && result.data instanceof JsonText) return result;
         // Anything else is parsed by the middleware itself, handed the result it would have got.
-        return await middleware({ ...opts, meta, input: opts.input, next: () => Promise.resolve(result) });
+        return await middleware({ path, type, signal, batchIndex, ctx, getRawInput, meta, input, next: () => Promise.resolve(result) });
       }
-      return await middleware({
-        ...opts,
-        meta,
-        input: opts.input,
-        next(nextOpts?: NextOptions) {
-          return callRecursive(index + 1, {
-            ...opts,
-            ctx: nextOpts?.ctx ? { ...(opts.ctx as object), ...nextOpts.ctx } : opts.ctx,
-            input: nextOpts && 'input' in nextOpts ? nextOpts.input : opts.input,
-            getRawInput: nextOpts?.getRawInput ?? opts.getRawInput,
-          });
-        },
-      });
+      return await middleware({ path, type, signal, batchIndex, ctx, getRawInput, meta, input, next });
     } catch (cause) {
       return { ok: false, error: getTRPCErrorFromUnknown(cause), marker: middlewareMarker } as Result;
     }
   }
 
   return async (opts) => {
-    const result = await callRecursive(0, opts as unknown as Options);
+    const result = await callRecursive(0, opts as CallOptions<unknown>, opts.ctx, undefined, opts.getRawInput);
     if (!result) {
       throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'No result from middlewares - did you forget to `return next()`?' });
     }
