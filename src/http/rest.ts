@@ -257,7 +257,10 @@ export function createRestFastPath({ router, createContext, logger, trustProxy }
     const { status, headers, body } = restAnswer(route.meta, result, new LazyRestRequest(request, requestUrl(request), trustProxy));
     // As the library sends it: its content type, then the procedure's headers, names in lower case.
     const sent: Record<string, string> = { 'content-type': JSON_CONTENT_TYPE };
-    for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) sent[name.toLowerCase()] = value;
+    for (const name in headers) {
+      const value = headers[name];
+      if (value !== undefined) sent[name.toLowerCase()] = value;
+    }
     return { status, headers: sent, body: body ?? JSON.stringify(result) ?? '' };
   }
 }
