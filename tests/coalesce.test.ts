@@ -117,6 +117,29 @@ describe('coalescing handler', () => {
     expect(handler.stats().requests).toBe(0);
   });
 
+  it('a GET with nothing of its kind running runs as it is: the handler gets that request, whose client leaving stops the work', async () => {
+    const inner = controllable();
+    const handler = createCoalescingHandler(inner.handler);
+    const lone = request();
+    const answer = handler(lone.req);
+    expect(inner.calls).toHaveLength(1);
+    expect(inner.calls[0]!.req).toBe(lone.req);
+    // An identical GET meanwhile waits for it to end, then runs (alone in its own execution).
+    const next = handler(request().req);
+    expect(inner.calls).toHaveLength(1);
+    lone.abort();
+    expect(inner.calls[0]!.req.signal.aborted).toBe(true);
+    inner.calls[0]!.finish('stopped');
+    await answer;
+    await tick();
+    expect(inner.calls).toHaveLength(2);
+    expect(inner.calls[1]!.req).not.toBe(lone.req);
+    expect(inner.calls[1]!.req.signal.aborted).toBe(false);
+    inner.calls[1]!.finish('fresh');
+    expect(JSON.parse(String((await next).body))).toBe('fresh');
+    expect(handler.stats()).toEqual({ executions: 2, requests: 2 });
+  });
+
   it('aborts a shared execution only when every request waiting for it is gone', async () => {
     const { inner, handler, blocker } = await busy();
     const a = request();
