@@ -109,11 +109,12 @@ describe('patient procedures (createCaller)', () => {
 
   it('byId for transports is the record as JSON text, with and without its version (REST sends it as the ETag)', async () => {
     const api = caller();
-    // Text that JSON escapes (quote, backslash, control character, non-ASCII), and a changed version.
-    const { id } = await api.patient.create(patient('T1', { name: 'Zoë "Q" \\ \t 患者', medicalCondition: '😀' }));
+    // Text that JSON escapes (quote, backslash, control characters, non-ASCII), and a changed version.
+    const name = 'Zoë "Q" \\ \t\n\r\b\f\u0001\u001f\u007f 患者';
+    const { id } = await api.patient.create(patient('T1', { name, medicalCondition: '😀 \u2028' }));
     await api.patient.update({ id, age: 77 });
     const values = await api.patient.byId({ id });
-    expect(values).toMatchObject({ id, age: 77, version: 2 });
+    expect(values).toMatchObject({ id, name, medicalCondition: '😀 \u2028', age: 77, version: 2 });
 
     const text = (await caller({ results: 'json-text' }).patient.byId({ id })) as unknown as JsonText<{ version: number }>;
     expect(text).toBeInstanceOf(JsonText);

@@ -68,7 +68,9 @@ export function procedureCaller<TContext>(router: AnyRouter, path: string, type:
   const { middlewares, meta } = def;
   // A procedure whose output schema passes PostgreSQL's JSON text as it is (valuesOrJsonText):
   // the output parse of a JsonText result is skipped, since it would return the result unchanged.
-  const textOutput = acceptsJsonText(def.output);
+  // Only with one output middleware: `def.output` is the last schema given, and a second one must
+  // still see every result.
+  const textOutput = acceptsJsonText(def.output) && middlewares.filter((m) => m._type === 'output').length === 1;
 
   /**
    * Level `index` of the chain. The options a middleware gets are written out (tRPC's keys: the

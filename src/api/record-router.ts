@@ -59,7 +59,8 @@ export function recordRouter<const F extends Fields, const One extends string>(
     services.set(ctx.db.sql, created);
     return created;
   };
-  // The service works with plain rows; the schemas (validated on the way in and out) type them.
+  // The service works with plain rows; the schemas type them (inputs are validated; outputs too,
+  // except PostgreSQL's JSON text, whose shape tests/procedures.test.ts checks).
   // (`T`, the resolver's return type for the output schema, is inferred from where it is used.)
   // With AUDIT_READS, each answer that carries a record is recorded (its id, never its data).
   const one =

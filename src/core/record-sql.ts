@@ -24,10 +24,10 @@ export type ChangeOp = 'replace' | 'update';
 
 /** A record as JSON text made by PostgreSQL (its fields, without the version), its id and version. */
 export interface RecordJson {
-  id: number;
+  readonly id: number;
   /** Null when the resource has no version column. */
-  version: number | null;
-  json: string;
+  readonly version: number | null;
+  readonly json: string;
 }
 
 export interface Change<I> {

@@ -8,7 +8,7 @@ import { createAbortState, createRequest, type Handler, type HttpRequest, type H
  * every response reflects the database at some moment after its own request arrived: a read sent
  * after a write was acknowledged always sees that write, exactly as without coalescing.
  *
- * Under low load nothing waits (an execution starts at once when none is running for its key).
+ * Under low load nothing waits (a GET with none of its key running runs at once, as it is).
  * Under load, the requests that arrive while one execution runs are answered together by the
  * next, so 50 clients polling the same list cost about one query per round trip instead of 50.
  *

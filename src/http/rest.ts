@@ -167,7 +167,8 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
  * zod schema for every enum field, a caller proxy, a request/response pair). What stays per
  * request is what decides the answer: the same input object (query values or the JSON body, then
  * path parameters, with If-Match read by `adapterInput`, shared with the library path), the same
- * procedure call (`procedureCaller`: its middlewares, zod input and output validation), and the
+ * procedure call (`procedureCaller`: its middlewares, zod input validation, output validation of
+ * anything but PostgreSQL's JSON text), and the
  * same answer and failure mapping as the library path above. tests/rest-fast-path.test.ts proves
  * the two answer byte for byte the same, reads and writes.
  *

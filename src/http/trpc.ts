@@ -89,7 +89,7 @@ const TRPC_HEADERS = { vary: 'trpc-accept, accept', 'content-type': 'application
 /**
  * The common call, `GET /trpc/<query>?input=…` (one query, not a batch, no streaming), answered
  * the way tRPC's fetch adapter answers it: the same procedure call (`procedureCaller`: its
- * middlewares, zod input and output validation), the same error shape (`getErrorShape`, through
+ * middlewares, zod input validation, output validation of anything but PostgreSQL's JSON text), the same error shape (`getErrorShape`, through
  * the error formatter), the same envelope and status (`transformTRPCResponse`,
  * `getHTTPStatusCode`). What it leaves out is per-request scaffolding: a WHATWG `Request` (with
  * its AbortController), a `Response` and its body stream, and the abort-signal plumbing a query

@@ -139,7 +139,7 @@ export function errorResponse(error: ApiError, headers: Record<string, string> =
  * What a call's context is made from (REST, tRPC and the event stream): the request's id (every
  * id, when identical GETs share the answer), its credentials, how results are wanted, and how to
  * drop the client. Only subscriptions use `disconnect` (a subscriber too slow for its stream);
- * for a shared GET it would end the shared execution, but no query reads it.
+ * a shared GET's execution gets one that does nothing, and no query reads it.
  */
 export const requestInfo = (request: HttpRequest, results: RequestInfo['results'] = 'json-text'): RequestInfo => ({
   requestId: request.requestId,

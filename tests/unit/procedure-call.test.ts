@@ -75,6 +75,8 @@ const router = t.router({
     .experimental_caller(async ({ args, invoke }) => `caller: ${String(await invoke(args[0] as Parameters<typeof invoke>[0]))}`)
     .query(() => 'resolved') as unknown as ReturnType<typeof base.query>,
   write: base.mutation(() => 'written'),
+  // A JsonText for an ordinary output schema: its parse fails, as ever.
+  textForPlainSchema: base.output(z.object({ id: z.number() })).query(() => new JsonText('{"id":1}', {}) as unknown as { id: number }),
   // An output that may be PostgreSQL's JSON text: a JsonText passes unparsed, anything else is parsed.
   textOrValue: base
     .input(z.object({ as: z.enum(['text', 'value', 'bad']) }))
@@ -210,6 +212,10 @@ describe('procedureCaller ends every call as callProcedure does', () => {
     expect(text).toMatchObject({ data: { text: '{"id":1}', meta: { n: 1 } } });
     expect(await same('textOrValue', { as: 'value' })).toMatchObject({ data: { id: 2, parsed: true } });
     expect(await same('textOrValue', { as: 'bad' })).toMatchObject({
+      error: { code: 'INTERNAL_SERVER_ERROR', message: 'Output validation failed' },
+    });
+    // Only a schema made by valuesOrJsonText lets a JsonText through.
+    expect(await same('textForPlainSchema')).toMatchObject({
       error: { code: 'INTERNAL_SERVER_ERROR', message: 'Output validation failed' },
     });
   });
