@@ -12,7 +12,8 @@ import { acceptsJsonText, JsonText } from '../core/json-text.ts';
 
 /** What a middleware returns (tRPC's MiddlewareResult, as far as the call reads it). */
 type Result = { ok: true; data: unknown } | { ok: false; error: TRPCError };
-type Middleware = (opts: Options) => Promise<Result>;
+/** A middleware; tRPC marks its own input and output validators with `_type`. */
+type Middleware = ((opts: Options) => Promise<Result>) & { _type?: string };
 type Options = Record<string, unknown> & { ctx: unknown; input?: unknown; getRawInput: () => Promise<unknown> };
 interface NextOptions {
   ctx?: Record<string, unknown>;
@@ -22,7 +23,7 @@ interface NextOptions {
 interface ProcedureDef {
   type: ProcedureType;
   meta: unknown;
-  middlewares: (Middleware & { _type?: string })[];
+  middlewares: Middleware[];
   caller?: unknown;
   output?: unknown;
 }
@@ -85,7 +86,7 @@ export function procedureCaller<TContext>(router: AnyRouter, path: string, type:
     getRawInput: () => Promise<unknown>,
   ): Promise<Result> {
     try {
-      const middleware = middlewares[index] as Middleware & { _type?: string };
+      const middleware = middlewares[index] as Middleware;
       const next = (nextOpts?: NextOptions) =>
         callRecursive(
           index + 1,

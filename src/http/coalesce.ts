@@ -70,6 +70,17 @@ export function createCoalescingHandler(handler: Handler, { isStream = () => fal
   let executions = 0;
   let requests = 0;
 
+  /** Runs `request` as the key's execution: counted, and the key's running one until it settles. */
+  const run = (key: string, request: HttpRequest): Promise<HttpResponse> => {
+    executions++;
+    const answer = handler(request);
+    const done = answer.then(noop, noop).then(() => {
+      if (running.get(key) === done) running.delete(key);
+    });
+    running.set(key, done);
+    return answer;
+  };
+
   const newExecution = (key: string, request: HttpRequest): Execution => {
     const abort = createAbortState();
     let start!: () => void;
@@ -80,29 +91,14 @@ export function createCoalescingHandler(handler: Handler, { isStream = () => fal
       if (execution.state === 'dropped') return ABANDONED;
       execution.state = 'running';
       if (pending.get(key) === execution) pending.delete(key);
-      executions++;
       // The fields one by one: spreading the request would read its lazy `signal` (an
       // AbortController per request).
       const { method, path, query, headers, body, requestId } = request;
-      const run = handler(createRequest({ method, path, query, headers, body, requestId, requestIds: execution.requestIds }, abort));
-      const done = run.then(noop, noop).then(() => {
-        if (running.get(key) === done) running.delete(key);
-      });
-      running.set(key, done);
-      return run.then((answer) => encodeOnce(answer, execution.waiting));
+      const shared = createRequest({ method, path, query, headers, body, requestId, requestIds: execution.requestIds }, abort);
+      return run(key, shared).then((answer) => encodeOnce(answer, execution.waiting));
     });
     const execution: Execution = { request, response, start, waiting: 0, abort: () => abort.abort(), state: 'pending', requestIds: [] };
     return execution;
-  };
-
-  const runAlone = (key: string, request: HttpRequest): Promise<HttpResponse> => {
-    executions++;
-    const run = handler(request);
-    const done = run.then(noop, noop).then(() => {
-      if (running.get(key) === done) running.delete(key);
-    });
-    running.set(key, done);
-    return run;
   };
 
   const coalescing = (request: HttpRequest): Promise<HttpResponse> => {
@@ -116,7 +112,7 @@ export function createCoalescingHandler(handler: Handler, { isStream = () => fal
       // request runs as it is (the common case of reads no two clients share). Its own abort state
       // stops the work when it goes away; requests of the same key that arrive meanwhile gather
       // in a pending execution, which starts when this one ends.
-      if (!current) return runAlone(key, request);
+      if (!current) return run(key, request);
       execution = newExecution(key, request);
       pending.set(key, execution);
       void current.then(execution.start);

@@ -125,9 +125,7 @@ export function createHttpServer({
     }
     res.writeHeader('x-request-id', request.requestId);
     for (const name in corsHeaders) {
-      if (!(name === 'vary' && own.vary) && name !== 'content-length' && name !== 'connection') {
-        res.writeHeader(name, corsHeaders[name] as string);
-      }
+      if (!(name === 'vary' && own.vary)) res.writeHeader(name, corsHeaders[name] as string);
     }
   };
 
